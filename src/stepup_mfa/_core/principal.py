@@ -1,0 +1,111 @@
+"""Who a verified token speaks for, and how that party authenticated.
+
+A :class:`Principal` is built only from claims whose integrity was already established (a verified
+JWT signature, or an introspection answer from the authorization server). Building it checks the
+*types* of the claims; whether the token is for us (``iss``, ``aud``) and still valid is the
+verifier's job, and whether it satisfies a route is the policy's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from .errors import InvalidToken
+
+TokenKind = Literal["jwt", "introspection"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The verified facts of one access token.
+
+    ``auth_time``, ``acr`` and ``amr`` describe the user's original authentication and do not
+    change when a token is refreshed (RFC 9068 §2.2.1); recency is judged from ``auth_time`` only.
+    """
+
+    subject: str | None
+    client_id: str | None = None
+    issuer: str | None = None
+    audience: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    expires_at: float | None = None
+    not_before: float | None = None
+    issued_at: float | None = None
+    auth_time: float | None = None
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    cnf: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    token_type: str | None = None
+    kind: TokenKind = "jwt"
+    claims: Mapping[str, Any] = field(default=_EMPTY, compare=False, hash=False, repr=False)
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any], kind: TokenKind = "jwt") -> Principal:
+        """Build a principal from JWT claims (RFC 9068) or an introspection answer (RFC 7662).
+
+        Raises :class:`InvalidToken` when a claim has a type the specifications forbid
+        (OIDC-1, R7519-1, R7519-5). Shapes that merely fail to prove something are read as
+        absent instead: a non-string ``acr`` (OIDC-6), a non-array ``amr`` or its non-string
+        entries (OIDC-8, R8176-2), a non-string ``scope`` (R9068-12). They then satisfy no
+        requirement, so a route that needs them challenges instead of allowing.
+        """
+        get = claims.get
+        acr = get("acr")
+        amr = get("amr")
+        scope = get("scope")
+        cnf = get("cnf")
+        if cnf is not None and not isinstance(cnf, Mapping):
+            raise InvalidToken("Malformed access token")
+        return cls(
+            subject=_optional_string(get("sub")),
+            client_id=_optional_string(get("client_id")),
+            issuer=_optional_string(get("iss")),
+            audience=_audience(get("aud")),
+            scopes=frozenset(s for s in scope.split(" ") if s)
+            if isinstance(scope, str)
+            else frozenset(),
+            expires_at=numeric_date(get("exp")),
+            not_before=numeric_date(get("nbf")),
+            issued_at=numeric_date(get("iat")),
+            auth_time=numeric_date(get("auth_time")),
+            acr=acr if isinstance(acr, str) else None,
+            amr=tuple(m for m in amr if isinstance(m, str)) if isinstance(amr, list) else (),
+            cnf=MappingProxyType(dict(cnf)) if cnf is not None else None,
+            token_type=_optional_string(get("token_type")),
+            kind=kind,
+            claims=MappingProxyType(dict(claims)),
+        )
+
+
+def numeric_date(value: object) -> float | None:
+    """A JWT NumericDate: a finite JSON number, never a string or boolean (R7519-5, OIDC-1)."""
+    if value is None:
+        return None
+    if type(value) is int:
+        return value
+    if type(value) is float and math.isfinite(value):
+        return value
+    raise InvalidToken("Malformed access token")
+
+
+def _optional_string(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidToken("Malformed access token")
+
+
+def _audience(value: object) -> tuple[str, ...]:
+    """``aud`` is a string or an array of strings (R7519-1)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(a, str) for a in value):
+        return tuple(value)
+    raise InvalidToken("Malformed access token")

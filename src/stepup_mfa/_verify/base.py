@@ -1,0 +1,29 @@
+"""The contract between the Guard and the token verifiers."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .._core.principal import Principal
+from .flow import Flow
+
+
+class TokenVerifier(Protocol):
+    """Turns an access token into a :class:`Principal`, or refuses it.
+
+    ``cached`` is the hot path: a memory lookup with no I/O and no generator. ``verify`` is the
+    sans-I/O flow the Guard drives when the cache has no answer. Both raise
+    :class:`~stepup_mfa.InvalidToken` for a bad token and ``verify`` raises
+    :class:`~stepup_mfa.VerifierUnavailable` when the authorization server cannot be used; neither
+    ever returns a principal for a token it could not check (fail closed).
+
+    ``max_cache_age`` (seconds) lets a route refuse cached answers older than that; ``0`` means
+    "ask the authorization server now" (R7662-10). Verifiers whose answers cannot go stale, such
+    as a verified JWT signature, may ignore it.
+    """
+
+    def cached(
+        self, token: str, now: float, max_cache_age: float | None = None
+    ) -> Principal | None: ...
+
+    def verify(self, token: str, now: float) -> Flow[Principal]: ...

@@ -1,0 +1,1 @@
+"""stepup-mfa: demand fresh multi-factor authentication on high-value API endpoints."""

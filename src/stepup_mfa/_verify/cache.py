@@ -1,0 +1,71 @@
+"""Bounded stores for verified tokens, introspection answers and other short-lived facts.
+
+Time is an argument: entries carry their own ``expires_at`` and every read passes ``now``, so a
+test clock (or the Guard's clock) decides expiry, never the store. Stores never extend a token's
+life: callers set ``expires_at`` no later than the token's ``exp``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Generic, Protocol, TypeVar
+
+from cachetools import LRUCache
+
+V = TypeVar("V")
+
+
+def token_key(token: str) -> str:
+    """The key under which facts about ``token`` are stored: its SHA-256, never the token (R7662-11)."""
+    return hashlib.sha256(token.encode("ascii", "surrogateescape")).hexdigest()
+
+
+class Store(Protocol[V]):
+    """A key-value store with per-entry expiry, safe to share between threads."""
+
+    def get(self, key: str, now: float) -> V | None: ...
+
+    def put(self, key: str, value: V, expires_at: float) -> None: ...
+
+    def discard(self, key: str) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class MemoryStore(Generic[V]):
+    """In-process store: least-recently-used eviction beyond ``maxsize`` entries."""
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._entries: LRUCache[str, tuple[V, float]] = LRUCache(maxsize=maxsize)
+        self._lock = threading.Lock()
+
+    def get(self, key: str, now: float) -> V | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if now >= entry[1]:
+                del self._entries[key]
+                return None
+            return entry[0]
+
+    def put(self, key: str, value: V, expires_at: float) -> None:
+        with self._lock:
+            self._entries[key] = (value, expires_at)
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def keys(self) -> list[str]:
+        """A snapshot of the keys (for tests and diagnostics)."""
+        with self._lock:
+            return list(self._entries.keys())
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,1 @@
+"""Tools for testing applications protected by stepup-mfa."""

@@ -2,8 +2,8 @@
 
 Each error carries a stable ``code`` (the RFC 6750 / 9470 / 9449 error code, or a library code for
 failures that are not the client's fault), the HTTP ``status`` it maps to, and the auth-params its
-challenge adds. Descriptions are fixed strings chosen by the library, never text taken from a request,
-so nothing a caller sends can reach a response header (R6750-14, R6750-21, R9457-5).
+challenge adds. Descriptions are fixed strings chosen by the library, never text taken from a
+request, so nothing a caller sends can reach a response header (R6750-14, R6750-21, R9457-5).
 """
 
 from __future__ import annotations
@@ -36,16 +36,26 @@ class ConfigurationError(StepUpError, ValueError):
     code = "configuration_error"
 
 
+class MalformedHeader(StepUpError, ValueError):
+    """A ``WWW-Authenticate`` value that does not follow RFC 9110 §11 (raised by the parser)."""
+
+    code = "malformed_header"
+
+
+class PolicyWarning(UserWarning):
+    """A policy that works but is probably not what was meant (unregistered ``amr``, max_age 0)."""
+
+
 class AuthError(StepUpError):
     """A request is refused; the response carries a ``WWW-Authenticate`` challenge.
 
     ``params`` are the auth-params that follow ``error`` and ``error_description`` in the
-    challenge (``scope``, ``acr_values``, ``max_age``); they come from the route's policy, never from
-    the user or the token (R9470-13).
+    challenge (``scope``, ``acr_values``, ``max_age``); they come from the route's policy, never
+    from the user or the token (R9470-13).
     """
 
     status = 401
-    #: Whether the challenge names the error at all (RFC 6750 §3.1: not when no credentials were sent).
+    #: Whether the challenge names the error (RFC 6750 §3.1: not when no credentials were sent).
     names_error = True
 
     def __init__(

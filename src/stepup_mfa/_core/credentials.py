@@ -1,0 +1,133 @@
+"""Finding the access token in a request (RFC 6750 §2, RFC 9110 §11.6.2).
+
+Adapters describe a request with a :class:`RequestView`; :func:`extract_credentials` decides
+whether it carries a token, carries none, or is malformed. The query and form-body methods are
+off by default (R6750-4, R6750-7); a token sent two ways is refused whether or not the second way
+is enabled, because the client broke RFC 6750 §2 either way (R6750-3).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qs
+
+from .errors import InvalidRequest
+
+#: RFC 6750 §2.1 b64token.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: Library limit on the Authorization field value, checked before any decoding (attack P10).
+MAX_AUTHORIZATION_LENGTH = 8192
+
+TokenMethod = Literal["header", "query", "body"]
+
+MULTIPLE_METHODS = "Multiple methods used to include access token"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """What the core needs to know about a request; adapters build it from their framework's.
+
+    ``authorization`` holds every ``Authorization`` field line, in order. ``form_body`` is read by
+    an adapter only when the form-body method is enabled (the Guard says so).
+    """
+
+    method: str
+    path: str = "/"
+    authorization: tuple[str, ...] = ()
+    query_string: str = ""
+    content_type: str | None = None
+    form_body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A token and how it was sent."""
+
+    token: str
+    scheme: Literal["Bearer"] = "Bearer"
+    method: TokenMethod = "header"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMethods:
+    """Which RFC 6750 §2 methods are accepted. Only the header is on by default."""
+
+    query: bool = False
+    body: bool = False
+    max_length: int = MAX_AUTHORIZATION_LENGTH
+
+
+DEFAULT_METHODS = TokenMethods()
+
+
+def extract_credentials(
+    request: RequestView, methods: TokenMethods = DEFAULT_METHODS
+) -> Credentials | None:
+    """The bearer token of ``request``, ``None`` when it has none (or only unsupported schemes).
+
+    Raises :class:`~stepup_mfa.InvalidRequest` for a malformed attempt: several ``Authorization``
+    lines (R9110-4), a Bearer credential that is not a b64token (R6750-2), an oversized header
+    (attack P10), a repeated ``access_token`` (R6750-6) or a token sent two ways (R6750-3).
+    """
+    header = _from_header(request.authorization, methods.max_length)
+    query = _from_query(request.query_string)
+    body = _from_body(request) if methods.body else None
+    present = [c for c in (header, query, body) if c is not None]
+    if len(present) > 1:
+        raise InvalidRequest(MULTIPLE_METHODS)
+    if query is not None and methods.query:
+        return _checked(query, "query")
+    if body is not None:
+        return _checked(body, "body")
+    if header is not None:
+        return Credentials(header)
+    return None
+
+
+def _from_header(lines: tuple[str, ...], max_length: int) -> str | None:
+    if not lines:
+        return None
+    if len(lines) > 1:
+        raise InvalidRequest("Multiple Authorization headers")
+    value = lines[0]
+    if len(value) > max_length:
+        raise InvalidRequest("Authorization header too large")
+    # Library rule (R6750-2): the scheme ends at the first SP; "Bearer<TAB>x" is another scheme.
+    scheme, space, rest = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = rest.lstrip(" ")
+    if not space or _B64TOKEN.fullmatch(token) is None:
+        raise InvalidRequest("Malformed Authorization header")
+    return token
+
+
+def _from_query(query_string: str) -> list[str] | None:
+    if "access_token" not in query_string:
+        return None
+    values = parse_qs(query_string, keep_blank_values=True).get("access_token")
+    return values or None
+
+
+def _from_body(request: RequestView) -> list[str] | None:
+    """R6750-5: only a single-part urlencoded body, all ASCII, on a method with body semantics."""
+    body = request.form_body
+    if not body or request.method.upper() in {"GET", "HEAD", "OPTIONS", "TRACE"}:
+        return None
+    media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        return None
+    if not body.isascii():
+        raise InvalidRequest("Request body is not ASCII")
+    values = parse_qs(body.decode("ascii"), keep_blank_values=True).get("access_token")
+    return values or None
+
+
+def _checked(values: list[str], method: TokenMethod) -> Credentials:
+    if len(values) > 1:
+        raise InvalidRequest("Repeated access_token parameter")
+    if _B64TOKEN.fullmatch(values[0]) is None:
+        raise InvalidRequest("Malformed access_token parameter")
+    return Credentials(values[0], method=method)

@@ -163,9 +163,6 @@ class Policy:
         )
 
 
-ANONYMOUS = Policy(authenticated=False, name="anonymous")
-AUTHENTICATED = Policy(name="authenticated")
-
 
 @dataclass(frozen=True, slots=True)
 class AcrLadder:
@@ -230,3 +227,9 @@ def _both(name: str, a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     if not common:
         raise ConfigurationError(f"the two policies accept no {name} in common")
     return common
+
+
+#: A route anyone may call, with or without a token.
+ANONYMOUS = Policy(authenticated=False, name="anonymous")
+#: A route that needs any valid token.
+AUTHENTICATED = Policy(name="authenticated")

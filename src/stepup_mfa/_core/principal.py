@@ -43,7 +43,9 @@ class Principal:
     cnf: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
     token_type: str | None = None
     kind: TokenKind = "jwt"
-    claims: Mapping[str, Any] = field(default=_EMPTY, compare=False, hash=False, repr=False)
+    claims: Mapping[str, Any] = field(
+        default_factory=lambda: _EMPTY, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any], kind: TokenKind = "jwt") -> Principal:

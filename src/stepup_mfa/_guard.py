@@ -1,0 +1,205 @@
+"""The Guard: where time and I/O meet the decision logic.
+
+Adapters hand the Guard a :class:`RequestView` and a :class:`Policy`; it finds the token, asks the
+verifier (memory first, then the verifier's sans-I/O flow driven by a sync or an async transport),
+and lets the core decide. ``check`` and ``acheck`` share every step except the one line that drives
+the flow, so the blocking and the asyncio paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._core.credentials import DEFAULT_METHODS, RequestView, TokenMethods, extract_credentials
+from ._core.decision import ChallengeSettings, Decision, check_binding, deny, evaluate
+from ._core.errors import MissingCredentials, StepUpError, VerifierUnavailable
+from ._core.policy import Policy
+from ._core.principal import Principal
+from ._verify.base import TokenVerifier
+from ._verify.flow import AsyncTransport, Flow, SyncTransport, run_async, run_sync
+from ._verify.transports import AsyncHttpxTransport, HttpxTransport
+
+logger = logging.getLogger("stepup_mfa")
+
+ProblemDetails = Literal["never", "accept", "always"]
+DecisionHook = Callable[[RequestView, Policy, Decision], None]
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """A refusal ready to send: status, headers (with ``Content-Type``) and body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class Guard:
+    """Checks requests against policies with one token verifier.
+
+    - ``realm``, ``resource_metadata``, ``error_uri``: what every challenge carries.
+    - ``clock``: the time source (seconds since the epoch); tests pass a frozen clock.
+    - ``transport`` / ``async_transport``: how flows reach the authorization server (httpx by default).
+    - ``token_methods``: which RFC 6750 §2 methods are accepted (header only by default).
+    - ``problem_details``: send an RFC 9457 body ``"always"``, ``"never"``, or when the client's
+      ``Accept`` asks for ``application/problem+json`` (``"accept"``, the default).
+    - ``on_decision``: called with every decision, for audit logs and metrics.
+    """
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        realm: str | None = "api",
+        resource_metadata: str | None = None,
+        error_uri: str | None = None,
+        clock: Callable[[], float] = time.time,
+        transport: SyncTransport | None = None,
+        async_transport: AsyncTransport | None = None,
+        token_methods: TokenMethods = DEFAULT_METHODS,
+        problem_details: ProblemDetails = "accept",
+        on_decision: DecisionHook | None = None,
+    ) -> None:
+        self.verifier = verifier
+        self.settings = ChallengeSettings(realm, resource_metadata, error_uri)
+        self.clock = clock
+        self.token_methods = token_methods
+        self.problem_details = problem_details
+        self.on_decision = on_decision
+        self._transport = transport
+        self._async_transport = async_transport
+        self._async_transports: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, AsyncTransport
+        ] = weakref.WeakKeyDictionary()
+        self._missing = deny(MissingCredentials(), self.settings)
+
+    # -- the two drivers ------------------------------------------------------------------------
+
+    def check(self, request: RequestView, policy: Policy) -> Decision:
+        """Decide ``request`` against ``policy``, blocking on the network if a token is new."""
+        step = self._begin(request, policy)
+        if isinstance(step, Decision):
+            return step
+        token, now = step
+        try:
+            principal = run_sync(self.verifier.verify(token, now), self._sync_transport())
+        except Exception as error:
+            return self._refuse(error, request, policy)
+        return self._judge(principal, request, policy, now)
+
+    async def acheck(self, request: RequestView, policy: Policy) -> Decision:
+        """The asyncio form of :meth:`check`; the same steps, the flow driven without blocking."""
+        step = self._begin(request, policy)
+        if isinstance(step, Decision):
+            return step
+        token, now = step
+        try:
+            principal = await run_async(self.verifier.verify(token, now), self._loop_transport())
+        except Exception as error:
+            return self._refuse(error, request, policy)
+        return self._judge(principal, request, policy, now)
+
+    def startup(self) -> None:
+        """Resolve metadata and keys now rather than on the first request (optional)."""
+        flow = self._startup_flow()
+        if flow is not None:
+            run_sync(flow, self._sync_transport())
+
+    async def astartup(self) -> None:
+        flow = self._startup_flow()
+        if flow is not None:
+            await run_async(flow, self._loop_transport())
+
+    # -- shared steps ---------------------------------------------------------------------------
+
+    def _begin(self, request: RequestView, policy: Policy) -> Decision | tuple[str, float]:
+        """Everything before the network: anonymous routes, credentials, the verifier's memory."""
+        if not policy.authenticated:
+            return self._finish(Decision(allowed=True), request, policy)
+        try:
+            credentials = extract_credentials(request, self.token_methods)
+            if credentials is None:
+                return self._finish(self._missing, request, policy)
+            now = self.clock()
+            principal = self.verifier.cached(credentials.token, now, policy.max_cache_age)
+        except Exception as error:
+            return self._refuse(error, request, policy)
+        if principal is None:
+            return credentials.token, now
+        return self._judge(principal, request, policy, now)
+
+    def _judge(
+        self, principal: Principal, request: RequestView, policy: Policy, now: float
+    ) -> Decision:
+        """Verified first, judged second (R9470-12): binding, then the route's policy."""
+        try:
+            check_binding(principal)
+        except StepUpError as error:
+            return self._refuse(error, request, policy)
+        return self._finish(evaluate(principal, policy, now, self.settings), request, policy)
+
+    def _refuse(self, error: Exception, request: RequestView, policy: Policy) -> Decision:
+        if not isinstance(error, StepUpError):
+            # A defect or an unexpected fault: fail closed, and keep the details in the log only.
+            logger.error("token verification failed unexpectedly", exc_info=error)
+            error = VerifierUnavailable()
+        return self._finish(deny(error, self.settings), request, policy)
+
+    def _finish(self, decision: Decision, request: RequestView, policy: Policy) -> Decision:
+        if not decision.allowed and logger.isEnabledFor(logging.INFO):
+            error = decision.error
+            logger.info(
+                "refused %s %s: policy=%s status=%d error=%s",
+                request.method,
+                request.path,
+                policy.name or "-",
+                decision.status,
+                error.code if error is not None else "-",
+            )
+        if self.on_decision is not None:
+            self.on_decision(request, policy, decision)
+        return decision
+
+    def _startup_flow(self) -> Flow[Any] | None:
+        make_flow = getattr(self.verifier, "startup_flow", None)
+        return make_flow() if callable(make_flow) else None
+
+    def _sync_transport(self) -> SyncTransport:
+        if self._transport is None:
+            self._transport = HttpxTransport()
+        return self._transport
+
+    def _loop_transport(self) -> AsyncTransport:
+        """An async transport for the running loop (httpx clients belong to one event loop)."""
+        if self._async_transport is not None:
+            return self._async_transport
+        loop = asyncio.get_running_loop()
+        transport = self._async_transports.get(loop)
+        if transport is None:
+            transport = self._async_transports[loop] = AsyncHttpxTransport()
+        return transport
+
+    # -- responses ------------------------------------------------------------------------------
+
+    def denial(self, decision: Decision, accept: str | None = None) -> Denial:
+        """The response for a refused ``decision``, shaped once for every adapter."""
+        wants_problem = self.problem_details == "always" or (
+            self.problem_details == "accept" and accept is not None and PROBLEM_JSON in accept
+        )
+        problem = decision.problem_json() if wants_problem else None
+        if problem is not None:
+            content_type, body = PROBLEM_JSON, problem
+        else:
+            error = decision.error
+            content_type = "text/plain; charset=utf-8"
+            body = (error.description if error is not None else "Forbidden").encode()
+        headers = (*decision.headers, ("Content-Type", content_type), ("Cache-Control", "no-store"))
+        return Denial(decision.status, headers, body)

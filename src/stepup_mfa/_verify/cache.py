@@ -17,7 +17,7 @@ V = TypeVar("V")
 
 
 def token_key(token: str) -> str:
-    """The key under which facts about ``token`` are stored: its SHA-256, never the token (R7662-11)."""
+    """The key under which facts about ``token`` are stored: its SHA-256 (R7662-11)."""
     return hashlib.sha256(token.encode("ascii", "surrogateescape")).hexdigest()
 
 

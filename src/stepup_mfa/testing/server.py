@@ -55,7 +55,9 @@ class LocalHTTPServer:
     answer fail in one of the ways an authorization server does. ``requests`` records everything.
     """
 
-    def __init__(self, routes: dict[str, Route] | None = None) -> None:
+    def __init__(
+        self, routes: dict[str, Route] | None = None, *, poll_interval: float = 0.5
+    ) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: list[RecordedRequest] = []
         self.delay: float = 0.0
@@ -111,7 +113,10 @@ class LocalHTTPServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # ``stop()`` waits up to one poll interval for the serving loop to notice the shutdown.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(poll_interval,), daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -1,0 +1,537 @@
+"""Opaque access tokens checked by OAuth 2.0 Token Introspection (RFC 7662).
+
+The resource server asks the authorization server (AS) about each token it cannot read itself,
+and keeps the answer for a short while. What this module guarantees:
+
+- One flow: :meth:`IntrospectionVerifier.verify` is a sans-I/O generator; the Guard drives it with
+  blocking or asyncio I/O. Concurrent requests carrying the same uncached token share one call to
+  the AS (single flight, through the request's ``flight_key``).
+- Fail closed: a timeout, a refused connection, a non-200 answer (a 401 ``invalid_client`` is *our*
+  misconfiguration) or a body that is not a JSON object raises :class:`VerifierUnavailable` (503),
+  never an allow and never ``invalid_token`` blamed on the client (R7662-3). Faults never reach the
+  cache.
+- An answer is trusted only when ``active`` is the JSON literal ``true`` (R7662-4) and its
+  ``iss``, ``aud``, ``exp`` and ``nbf`` fit this resource server (R7662-7). The reason a token is
+  inactive, and every other detail of the answer, stays out of errors and logs (R7662-6, R7662-13).
+- ``acr``, ``amr``, ``auth_time``, ``cnf`` and ``token_type`` are read from the top level of the
+  answer into the :class:`Principal` (R9470-9); the MFA window and the sender constraint
+  (R7662-14) are judged by the core policy on every request, so a cached answer never extends them.
+- Cached answers are keyed by the token's SHA-256 (R7662-11), never outlive the ``exp`` they state
+  as an allow (R7662-9), and a route can demand a live answer with ``max_cache_age=0`` (R7662-10).
+
+Deliberately not done here: RFC 9701 JWT-secured introspection responses, and mutual-TLS client
+authentication (``tls_client_auth``), which belongs in the transport's TLS configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import math
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode, urlsplit
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+from .._core.errors import ConfigurationError, InvalidToken, VerifierUnavailable
+from .._core.principal import Principal
+from .cache import MemoryStore, Store, token_key
+from .discovery import is_loopback_host, metadata_flow, validate_issuer
+from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, HttpResponse, TransportError
+
+__all__ = [
+    "ClientAuthentication",
+    "ClientSecretBasic",
+    "ClientSecretPost",
+    "IntrospectionVerifier",
+    "PrivateKeyJWT",
+]
+
+_log = logging.getLogger("stepup_mfa.introspection")
+
+#: RFC 6750 §2.1 ``b64token``: the only shape a bearer (or DPoP) token can have on the wire.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: Tokens longer than this are refused before any call to the AS.
+MAX_TOKEN_LENGTH = 16 * 1024
+#: Largest introspection answer parsed (the httpx transports already stop at 1 MiB).
+MAX_ANSWER_BYTES = 1 << 20
+#: Upper bound for clock leeway, as for JWTs.
+MAX_LEEWAY = 300.0
+#: How long a discovered ``introspection_endpoint`` is used before the metadata is read again.
+METADATA_TTL = 3600.0
+#: Bounds for a ``Retry-After`` taken from the AS's own answer.
+_RETRY_AFTER_RANGE = (1, 300)
+_JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+_ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+_NOT_ACTIVE = "The access token is not active"
+_EXPIRED = "The access token expired"
+_NOT_YET_VALID = "The access token is not valid yet"
+_WRONG_ISSUER = "The access token was issued by an untrusted issuer"
+_WRONG_AUDIENCE = "The access token is not intended for this resource"
+_FUTURE_AUTH_TIME = "The access token has an authentication time in the future"
+_MALFORMED = "Malformed access token"
+_UNREACHABLE = "The introspection endpoint cannot be reached; try again later"
+_REFUSED = "The introspection endpoint refused the request; try again later"
+_GARBLED = "The introspection endpoint sent an unusable answer; try again later"
+
+
+# --------------------------------------------------------------------------------------------
+# Client authentication (R7662-2): how the resource server proves itself to the endpoint.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """What a client-authentication method adds to one introspection request."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+    form: tuple[tuple[str, str], ...] = ()
+
+
+class ClientAuthentication(Protocol):
+    """A way for the resource server to authenticate to the introspection endpoint (R7662-2).
+
+    ``credentials`` is called once per request with the endpoint URL and the current time, so that
+    methods such as ``private_key_jwt`` can mint a fresh, short-lived assertion.
+    """
+
+    @property
+    def client_id(self) -> str: ...
+
+    def credentials(self, endpoint: str, now: float) -> ClientCredentials: ...
+
+
+def _require_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{name} must be a non-empty string")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSecretBasic:
+    """``client_secret_basic`` (RFC 6749 §2.3.1): HTTP Basic with the form-encoded id and secret."""
+
+    client_id: str
+    client_secret: str
+
+    def __post_init__(self) -> None:
+        _require_text(self.client_id, "client_id")
+        _require_text(self.client_secret, "client_secret")
+
+    def credentials(self, endpoint: str, now: float) -> ClientCredentials:
+        # RFC 6749 §2.3.1: both parts are application/x-www-form-urlencoded before base64.
+        pair = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
+        basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        return ClientCredentials(headers=(("Authorization", f"Basic {basic}"),))
+
+    def __repr__(self) -> str:
+        return f"ClientSecretBasic(client_id={self.client_id!r}, client_secret=<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSecretPost:
+    """``client_secret_post`` (RFC 6749 §2.3.1): id and secret in the form body."""
+
+    client_id: str
+    client_secret: str
+
+    def __post_init__(self) -> None:
+        _require_text(self.client_id, "client_id")
+        _require_text(self.client_secret, "client_secret")
+
+    def credentials(self, endpoint: str, now: float) -> ClientCredentials:
+        return ClientCredentials(
+            form=(("client_id", self.client_id), ("client_secret", self.client_secret))
+        )
+
+    def __repr__(self) -> str:
+        return f"ClientSecretPost(client_id={self.client_id!r}, client_secret=<hidden>)"
+
+
+SigningKey = RSAKey | ECKey | OKPKey
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateKeyJWT:
+    """``private_key_jwt`` (RFC 7523 §2.2, OIDC Core §9) for servers that forbid shared secrets.
+
+    Each request carries a new assertion signed with ``key``: ``iss`` and ``sub`` are the client
+    id, ``aud`` is ``audience`` (default: the introspection endpoint URL; set it to the issuer if
+    your AS wants that), ``jti`` is fresh random and ``exp`` is ``lifetime`` seconds away, so a
+    captured assertion is useless soon and cannot be replayed where the AS tracks ``jti``.
+    """
+
+    client_id: str
+    key: SigningKey
+    algorithm: str = "ES256"
+    key_id: str | None = None
+    audience: str | None = None
+    lifetime: float = 60.0
+
+    def __post_init__(self) -> None:
+        _require_text(self.client_id, "client_id")
+        if self.algorithm not in _ASYMMETRIC_ALGORITHMS:
+            raise ConfigurationError("algorithm must be an asymmetric JWS algorithm")
+        if not isinstance(self.key, RSAKey | ECKey | OKPKey) or not self.key.is_private:
+            raise ConfigurationError("key must be a private RSA, EC or OKP key (joserfc)")
+        if not (
+            isinstance(self.lifetime, int | float)
+            and math.isfinite(self.lifetime)
+            and 0 < self.lifetime <= 300
+        ):
+            raise ConfigurationError("lifetime must be between 0 and 300 seconds")
+        # Sign once now, so that a key that does not fit the algorithm fails at startup.
+        try:
+            self._assertion("https://configuration.check.invalid/", 0.0)
+        except JoseError as exc:
+            raise ConfigurationError("key cannot sign with the configured algorithm") from exc
+
+    def _assertion(self, endpoint: str, now: float) -> str:
+        issued = int(now)
+        claims: dict[str, Any] = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": self.audience or endpoint,
+            "jti": secrets.token_urlsafe(24),
+            "iat": issued,
+            "exp": issued + math.ceil(self.lifetime),
+        }
+        header: dict[str, Any] = {"alg": self.algorithm, "typ": "JWT"}
+        if self.key_id is not None:
+            header["kid"] = self.key_id
+        return jwt.encode(header, claims, self.key, algorithms=[self.algorithm])
+
+    def credentials(self, endpoint: str, now: float) -> ClientCredentials:
+        return ClientCredentials(
+            form=(
+                ("client_assertion_type", _JWT_BEARER),
+                ("client_assertion", self._assertion(endpoint, now)),
+            )
+        )
+
+    def __repr__(self) -> str:
+        return f"PrivateKeyJWT(client_id={self.client_id!r}, algorithm={self.algorithm!r})"
+
+
+# --------------------------------------------------------------------------------------------
+# The verifier.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    """One introspection outcome as kept in the store: a principal, or the refusal to repeat."""
+
+    fetched_at: float
+    principal: Principal | None
+    refusal: str = _NOT_ACTIVE
+
+
+def _check_endpoint_url(url: str, allow_insecure_http: bool, what: str) -> str:
+    """R7662-12: https only, except loopback or an explicit development switch."""
+    _require_text(url, what)
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(f"{what} must be an absolute https URL")
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        raise ConfigurationError(f"{what} must not carry credentials or a fragment")
+    if parts.scheme == "http" and not (allow_insecure_http or is_loopback_host(parts.hostname)):
+        raise ConfigurationError(
+            f"{what} must use https (http is allowed only on loopback or with "
+            "allow_insecure_http=True)"
+        )
+    return url
+
+
+def _seconds(value: object, name: str, *, upper: float = math.inf) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= upper
+    ):
+        raise ConfigurationError(f"{name} must be a number of seconds between 0 and {upper}")
+    return float(value)
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in document:
+            raise ValueError("duplicate member")
+        document[name] = value
+    return document
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError("non-standard JSON constant")
+
+
+def _parse_answer(body: bytes) -> dict[str, Any] | None:
+    """The answer as a JSON object, or ``None`` when it is not one (R7662-3)."""
+    if len(body) > MAX_ANSWER_BYTES:
+        return None
+    try:
+        document = json.loads(
+            body, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except (ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _retry_after(headers: Mapping[str, str], default: int) -> int:
+    """The AS's own ``Retry-After`` (delta-seconds, bounded) when it sent one."""
+    value = headers.get("retry-after", "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= 6:
+        low, high = _RETRY_AFTER_RANGE
+        return min(max(int(value), low), high)
+    return default
+
+
+class IntrospectionVerifier:
+    """Verifies opaque access tokens at the authorization server's introspection endpoint.
+
+    ``endpoint`` is the introspection URL. ``client_auth`` is how this resource server
+    authenticates there (:class:`ClientSecretBasic`, :class:`ClientSecretPost` or
+    :class:`PrivateKeyJWT`); it is required (R7662-2). ``issuer`` is the trusted issuer: an ``iss``
+    in the answer must equal it (R7662-7). ``audience`` is this resource server's identifier: when
+    set, an ``aud`` in the answer must contain it.
+
+    Caching (R7662-8): an active answer is reused for at most ``cache_ttl`` seconds (default 60;
+    ``0`` turns caching of active answers off) and never as an allow at or after the ``exp`` it
+    states (R7662-9); an inactive answer is reused for ``inactive_ttl`` seconds (default 10) so that
+    a flood of junk tokens does not become a flood of calls. ``leeway`` (at most 300 s) forgives
+    clock skew on ``nbf`` and ``auth_time``; ``exp`` is never stretched, so a cached answer and a
+    live one judge a token the same way.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        client_auth: ClientAuthentication | None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        cache_ttl: float = 60.0,
+        inactive_ttl: float = 10.0,
+        leeway: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_after: int = 5,
+        store: Store[CachedAnswer] | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        if client_auth is None or not hasattr(client_auth, "credentials"):
+            raise ConfigurationError(
+                "introspection needs client credentials for the resource server (R7662-2)"
+            )
+        self._allow_insecure_http = bool(allow_insecure_http)
+        self._issuer = (
+            validate_issuer(issuer, allow_insecure_http=self._allow_insecure_http)
+            if issuer is not None
+            else None
+        )
+        if endpoint is None:
+            if self._issuer is None:
+                raise ConfigurationError(
+                    "introspection needs an endpoint, or an issuer to discover it from (R8414-6)"
+                )
+            self._endpoint: str | None = None
+        else:
+            self._endpoint = _check_endpoint_url(endpoint, self._allow_insecure_http, "endpoint")
+        self._discovered: tuple[str, float] | None = None
+        self._client_auth = client_auth
+        self._audience = _require_text(audience, "audience") if audience is not None else None
+        self._cache_ttl = _seconds(cache_ttl, "cache_ttl")
+        self._inactive_ttl = _seconds(inactive_ttl, "inactive_ttl")
+        self._leeway = _seconds(leeway, "leeway", upper=MAX_LEEWAY)
+        self._timeout = _seconds(timeout, "timeout", upper=300.0)
+        if self._timeout == 0:
+            raise ConfigurationError("timeout must be positive")
+        if isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 1:
+            raise ConfigurationError("retry_after must be a positive whole number of seconds")
+        self._retry_after_default = retry_after
+        self._store: Store[CachedAnswer] = store if store is not None else MemoryStore()
+        # Verifiers with different endpoints or identities must never share an exchange.
+        identity = f"{self._endpoint or self._issuer}\n{client_auth.client_id}".encode()
+        self._flight_scope = hashlib.sha256(identity).hexdigest()[:16]
+
+    @property
+    def endpoint(self) -> str | None:
+        """The introspection URL: configured, or discovered (``None`` until first discovered)."""
+        if self._endpoint is not None:
+            return self._endpoint
+        discovered = self._discovered
+        return discovered[0] if discovered is not None else None
+
+    @property
+    def store(self) -> Store[CachedAnswer]:
+        return self._store
+
+    # -- hot path ------------------------------------------------------------------------------
+
+    def cached(
+        self, token: str, now: float, max_cache_age: float | None = None
+    ) -> Principal | None:
+        """The cached answer for ``token``, re-judged at ``now``; ``None`` when a call is needed.
+
+        ``max_cache_age`` lets a route refuse answers older than that many seconds; ``0`` means
+        always introspect (R7662-10). A cached refusal raises :class:`InvalidToken` at once.
+        """
+        if max_cache_age is not None and max_cache_age <= 0:
+            return None
+        if not _well_formed(token):
+            raise InvalidToken(_MALFORMED)
+        answer = self._store.get(token_key(token), now)
+        if answer is None:
+            return None
+        if max_cache_age is not None and now - answer.fetched_at >= max_cache_age:
+            return None
+        if answer.principal is None:
+            raise InvalidToken(answer.refusal)
+        self._check_times(answer.principal, now)
+        return answer.principal
+
+    # -- the flow ------------------------------------------------------------------------------
+
+    def verify(self, token: str, now: float) -> Flow[Principal]:
+        """Introspect ``token`` (one POST), judge the answer at ``now`` and cache it."""
+        if not _well_formed(token):
+            raise InvalidToken(_MALFORMED)
+        key = token_key(token)
+        endpoint = self._endpoint
+        if endpoint is None:
+            endpoint = yield from self._discover(now)
+        request = self._request(token, key, endpoint, now)
+        try:
+            response = yield request
+        except TransportError:
+            _log.warning("introspection endpoint unreachable")
+            raise VerifierUnavailable(_UNREACHABLE, retry_after=self._retry_after_default) from None
+        answer = self._read(response, now)
+        principal = self._judge(answer, key, now)
+        return principal
+
+    def _discover(self, now: float) -> Flow[str]:
+        """R8414-6: ``introspection_endpoint`` from the issuer's metadata, kept for a while.
+
+        Metadata without a usable (secure) ``introspection_endpoint`` raises
+        :class:`VerifierUnavailable`: opaque tokens cannot be checked, so requests get 503.
+        """
+        discovered = self._discovered
+        if discovered is not None and now < discovered[1]:
+            return discovered[0]
+        assert self._issuer is not None  # checked in __init__
+        metadata = yield from metadata_flow(
+            self._issuer,
+            required=("introspection_endpoint",),
+            allow_insecure_http=self._allow_insecure_http,
+            timeout=self._timeout,
+        )
+        endpoint = str(metadata["introspection_endpoint"])
+        self._discovered = (endpoint, now + METADATA_TTL)
+        return endpoint
+
+    def _request(self, token: str, key: str, endpoint: str, now: float) -> HttpRequest:
+        """R7662-1: POST, form-encoded ``token`` and ``token_type_hint``; never in the URL."""
+        credentials = self._client_auth.credentials(endpoint, now)
+        form = [("token", token), ("token_type_hint", "access_token"), *credentials.form]
+        headers = (
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "application/json"),
+            *credentials.headers,
+        )
+        return HttpRequest(
+            "POST",
+            endpoint,
+            headers=headers,
+            body=urlencode(form).encode("ascii"),
+            timeout=self._timeout,
+            flight_key=f"introspect:{key}:{self._flight_scope}",
+        )
+
+    def _read(self, response: HttpResponse, now: float) -> dict[str, Any]:
+        """R7662-3: anything but 200 + a JSON object is our fault or the AS's, never the token's."""
+        if response.status != 200:
+            # Only the status is logged: the body may echo the token or personal data (R7662-13).
+            _log.warning("introspection endpoint answered HTTP %d", response.status)
+            raise VerifierUnavailable(
+                _REFUSED, retry_after=_retry_after(response.headers, self._retry_after_default)
+            )
+        document = _parse_answer(response.body)
+        if document is None:
+            _log.warning("introspection endpoint answered with a body that is not a JSON object")
+            raise VerifierUnavailable(_GARBLED, retry_after=self._retry_after_default)
+        return document
+
+    def _judge(self, document: dict[str, Any], key: str, now: float) -> Principal:
+        # R7662-4, R7662-5: only the JSON literal true is active; false, "true", 1, null and a
+        # missing member all mean "do not grant". The reason is never repeated (R7662-6).
+        if document.get("active") is not True:
+            self._remember(key, CachedAnswer(now, None, _NOT_ACTIVE), now + self._inactive_ttl)
+            raise InvalidToken(_NOT_ACTIVE)
+        # Claim types as for JWTs (R9470-9: acr, amr, auth_time from the top level). A type
+        # error is not cached: it says nothing stable about the token.
+        principal = Principal.from_claims(document, kind="introspection")
+        refusal = self._context_refusal(principal)
+        if refusal is not None:
+            # Not for us: a stable fact, remembered as briefly as an inactive answer.
+            self._remember(key, CachedAnswer(now, None, refusal), now + self._inactive_ttl)
+            raise InvalidToken(refusal)
+        if self._cache_ttl > 0:
+            expires_at = now + self._cache_ttl
+            if principal.expires_at is not None:
+                # R7662-9: past its exp the answer only ever refuses, and only as long as an
+                # inactive answer would be kept.
+                expires_at = min(expires_at, principal.expires_at + self._inactive_ttl)
+            self._remember(key, CachedAnswer(now, principal), expires_at)
+        self._check_times(principal, now)
+        return principal
+
+    def _context_refusal(self, principal: Principal) -> str | None:
+        """R7662-7: ``iss`` (when present) is our issuer, ``aud`` (when present) names us."""
+        if self._issuer is not None and principal.issuer is not None:
+            if principal.issuer != self._issuer:
+                return _WRONG_ISSUER
+        if self._audience is not None and principal.audience:
+            if self._audience not in principal.audience:
+                return _WRONG_AUDIENCE
+        return None
+
+    def _check_times(self, principal: Principal, now: float) -> None:
+        """Judged on every request, cached or not, so a cached answer never extends a token."""
+        if principal.expires_at is not None and now >= principal.expires_at:
+            raise InvalidToken(_EXPIRED)
+        if principal.not_before is not None and now + self._leeway < principal.not_before:
+            raise InvalidToken(_NOT_YET_VALID)
+        if principal.auth_time is not None and principal.auth_time > now + self._leeway:
+            raise InvalidToken(_FUTURE_AUTH_TIME)
+
+    def _remember(self, key: str, answer: CachedAnswer, expires_at: float) -> None:
+        if expires_at > answer.fetched_at:
+            self._store.put(key, answer, expires_at)
+
+    def __repr__(self) -> str:
+        return (
+            f"IntrospectionVerifier(endpoint={self._endpoint!r}, client_auth={self._client_auth!r})"
+        )
+
+
+def _well_formed(token: object) -> bool:
+    """RFC 6750 ``b64token`` of sane length: anything else cannot be a presented access token."""
+    return (
+        isinstance(token, str)
+        and 0 < len(token) <= MAX_TOKEN_LENGTH
+        and _B64TOKEN.fullmatch(token) is not None
+    )

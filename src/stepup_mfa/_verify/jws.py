@@ -1,0 +1,290 @@
+"""Compact JWS parsing and signature checks: the CPU-only hot path of JWT verification.
+
+Why not call joserfc (or PyJWT) here: they re-parse keys, re-build padding and hash objects and
+walk generic registries on every call, which costs 1.5x-3x the RSA verification itself. This
+module does the minimum a compact JWS needs, strictly, and hands the signature to `cryptography`
+with objects built once per key. Keys are imported (and validated) with joserfc in ``jwks.py``.
+
+Strictness, each with its checklist id:
+
+- R7515-1 / R8725-15 / P11: three base64url segments, no padding, no whitespace, nothing else.
+- R7515-2 / R7519-3 / H5 / T8: duplicate member names reject (no "last one wins").
+- R7515-7 / R8725-8 / R7519-6 / T9: UTF-8 only (no BOM, no UTF-16, no lone surrogates), one JSON
+  object with nothing after it, no ``NaN``/``Infinity``, nesting bounded without crashing.
+- R7518-4 / A8 / A9: ECDSA signatures are R||S of the exact length with 0 < r, s < n.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from .._core.errors import InvalidToken
+
+#: The RSA algorithms (RFC 7518 §3.3, §3.5).
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+#: Each ECDSA algorithm and the one curve it works with (RFC 7518 §3.4, R7518-5).
+EC_ALGORITHM_FOR_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+EC_ALGORITHMS = frozenset(EC_ALGORITHM_FOR_CURVE.values())
+#: Edwards-curve signatures (RFC 8037); opt-in.
+EDDSA_ALGORITHMS = frozenset({"EdDSA"})
+#: Every algorithm this module can verify. Symmetric (HS*) and ``none`` are deliberately absent.
+SUPPORTED_ALGORITHMS = RSA_ALGORITHMS | EC_ALGORITHMS | EDDSA_ALGORITHMS
+
+#: A token longer than this is refused before any decoding (bounded CPU and memory; K3).
+DEFAULT_MAX_TOKEN_LENGTH = 16 * 1024
+
+_COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+
+_MALFORMED = "Malformed access token"
+
+
+class MalformedJSON(ValueError):
+    """A JSON text that this library refuses (see the module docstring for the rules)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedJSON("non-finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 (R7519-5, T2)
+        raise MalformedJSON("non-finite number")
+    return value
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise MalformedJSON("duplicate member name")
+    return result
+
+
+class DuplicateMembers(dict[str, Any]):
+    """A JSON object that repeated a member name (kept so a JWK Set can skip just that key)."""
+
+
+def _marking_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        return DuplicateMembers(result)
+    return result
+
+
+_DECODE_STRICT = json.JSONDecoder(
+    object_pairs_hook=_unique_object, parse_constant=_reject_constant, parse_float=_finite_float
+).decode
+_DECODE_MARKING = json.JSONDecoder(
+    object_pairs_hook=_marking_object, parse_constant=_reject_constant, parse_float=_finite_float
+).decode
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def _decode_text(data: bytes | str, decode: Callable[[str], Any]) -> Any:
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        # A leading BOM is not JSON (RFC 8259 §8.1); json rejects "\ufeff" itself.
+        value = decode(text)
+    except MalformedJSON:
+        raise
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, digits
+        raise MalformedJSON("not strict UTF-8 JSON") from exc
+    # A "\ud800" escape decodes to a lone surrogate that no UTF-8 text can carry (T9).
+    if "\\u" in text and _has_surrogate(value):
+        raise MalformedJSON("lone surrogate")
+    return value
+
+
+def loads_strict_json(data: bytes | str) -> Any:
+    """Parse UTF-8 JSON strictly; raise :class:`MalformedJSON` (never anything else)."""
+    return _decode_text(data, _DECODE_STRICT)
+
+
+def loads_json_marking_duplicates(data: bytes | str) -> Any:
+    """Like :func:`loads_strict_json`, but an object with repeated names comes back as
+    :class:`DuplicateMembers` instead of failing the whole document (R7517-4)."""
+    return _decode_text(data, _DECODE_MARKING)
+
+
+def _b64decode(segment: str) -> bytes:
+    # The regex admits only the base64url alphabet; a length of 4k+1 cannot be base64.
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJWS:
+    """A compact JWS split and decoded, signature not yet checked."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def parse_compact_jws(token: str, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> CompactJWS:
+    """Split a compact JWS whose header and payload are JSON objects (a JWT).
+
+    Raises :class:`InvalidToken` for anything that is not exactly that: wrong segment count
+    (a 5-segment JWE, R9068-9, H4), padding or non-base64url characters (R7515-1, P11), an
+    empty signature (A1, A10), duplicate names (R7515-2), bad UTF-8 or JSON (R7515-7, R8725-8),
+    a payload that is not an object (R7519-6).
+    """
+    if len(token) > max_length:
+        raise InvalidToken(_MALFORMED)
+    match = _COMPACT.fullmatch(token)
+    if match is None:
+        raise InvalidToken(_MALFORMED)
+    header_b64, payload_b64, signature_b64 = match.groups()
+    try:
+        header = loads_strict_json(_b64decode(header_b64))
+        payload = loads_strict_json(_b64decode(payload_b64))
+        signature = _b64decode(signature_b64)
+    except (MalformedJSON, binascii.Error, ValueError):
+        raise InvalidToken(_MALFORMED) from None
+    if type(header) is not dict or type(payload) is not dict:
+        raise InvalidToken(_MALFORMED)
+    signing_input = token[: match.end(2)].encode("ascii")
+    return CompactJWS(header, payload, signing_input, signature)
+
+
+#: ``check(signing_input, signature) -> bool``, built once per (key, algorithm).
+SignatureCheck = Callable[[bytes, bytes], bool]
+
+_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "256": hashes.SHA256(),
+    "384": hashes.SHA384(),
+    "512": hashes.SHA512(),
+}
+
+#: Group orders of the NIST curves (FIPS 186-4 D.1.2), for the 0 < r, s < n check (R7518-4).
+_CURVE_ORDER = {
+    "P-256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "P-384": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+        "581A0DB248B0A77AECEC196ACCC52973",
+        16,
+    ),
+    "P-521": int(
+        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "FFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
+_CURVE_FOR_NAME = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+_COORDINATE_BYTES = {"P-256": 32, "P-384": 48, "P-521": 66}
+
+
+def curve_name(public_key: ec.EllipticCurvePublicKey) -> str | None:
+    """The JOSE name (``P-256``...) of an EC key's curve, or None for curves JOSE does not use."""
+    return _CURVE_FOR_NAME.get(public_key.curve.name)
+
+
+def _rsa_check(public_key: rsa.RSAPublicKey, alg: str) -> SignatureCheck:
+    hash_algorithm = _HASHES[alg[2:]]
+    pad: padding.AsymmetricPadding
+    if alg.startswith("PS"):
+        # RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
+        pad = padding.PSS(padding.MGF1(hash_algorithm), hash_algorithm.digest_size)
+    else:
+        pad = padding.PKCS1v15()
+    verify = public_key.verify
+    modulus_bytes = (public_key.key_size + 7) // 8
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        if len(signature) != modulus_bytes:
+            return False
+        try:
+            verify(signature, signing_input, pad, hash_algorithm)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return check
+
+
+def _ecdsa_check(public_key: ec.EllipticCurvePublicKey, alg: str) -> SignatureCheck:
+    curve = curve_name(public_key)
+    if curve is None or EC_ALGORITHM_FOR_CURVE[curve] != alg:  # R7518-5
+        raise ValueError("curve does not match the algorithm")
+    size = _COORDINATE_BYTES[curve]
+    order = _CURVE_ORDER[curve]
+    signature_algorithm = ec.ECDSA(_HASHES[alg[2:]])
+    verify = public_key.verify
+    from_bytes = int.from_bytes
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        # R7518-4: exactly R||S; DER or any other length fails; r, s in [1, n-1] (A8, A9).
+        if len(signature) != 2 * size:
+            return False
+        r = from_bytes(signature[:size], "big")
+        s = from_bytes(signature[size:], "big")
+        if not (0 < r < order and 0 < s < order):
+            return False
+        try:
+            verify(encode_dss_signature(r, s), signing_input, signature_algorithm)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return check
+
+
+def _eddsa_check(
+    public_key: ed25519.Ed25519PublicKey | ed448.Ed448PublicKey,
+) -> SignatureCheck:
+    verify = public_key.verify
+    length = 64 if isinstance(public_key, ed25519.Ed25519PublicKey) else 114
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        if len(signature) != length:
+            return False
+        try:
+            verify(signature, signing_input)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return check
+
+
+def signature_check(alg: str, public_key: object) -> SignatureCheck:
+    """Build the verifier of ``alg`` signatures under ``public_key``.
+
+    Raises :class:`ValueError` when the key cannot serve that algorithm: an RSA key serves only
+    RS*/PS*, an EC key only its curve's one ES* algorithm, an Edwards key only EdDSA (R8725-2,
+    R7518-5). HMAC is never built from a public key (attack A4).
+    """
+    if alg in RSA_ALGORITHMS and isinstance(public_key, rsa.RSAPublicKey):
+        return _rsa_check(public_key, alg)
+    if alg in EC_ALGORITHMS and isinstance(public_key, ec.EllipticCurvePublicKey):
+        return _ecdsa_check(public_key, alg)
+    if alg in EDDSA_ALGORITHMS and isinstance(
+        public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+    ):
+        return _eddsa_check(public_key)
+    raise ValueError("the key cannot verify this algorithm")

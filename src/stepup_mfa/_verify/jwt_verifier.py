@@ -1,0 +1,611 @@
+"""JWT access-token verification (RFC 9068) against the issuers' JWK Sets.
+
+Order of work for a new token, so that an unverified token never decides anything but which key
+set to look in (verify before you judge, fastapi-zitadel-auth#155):
+
+1. parse the compact JWS strictly and check the protected header (``jws.py``; ``alg`` allowlist,
+   ``crit``, ``typ``, ``cty``, ``kid`` shape);
+2. read the unverified ``iss`` only to pick one of the *configured* issuers (an issuer that is not
+   configured is never contacted: R8725-9, K11);
+3. find the key by (issuer, ``kid``) and the token's ``alg`` (K10), refreshing the JWK Set at most
+   once per cooldown for an unknown ``kid`` (R7515-4, K1, K2);
+4. check the signature;
+5. only then judge the claims: ``aud``, ``exp``, ``nbf``, ``iat``, ``auth_time``, required claims
+   and their types (RFC 9068 §4, R7519-*, OIDC-1, OIDC-4).
+
+Deliberately not done here: ``jku``, ``x5u``, ``jwk`` and ``x5c`` headers are never read
+(R7515-5, R7515-6); DPoP / mTLS binding (``cnf``) is checked by the core from the principal;
+scopes, acr and recency are the policy's business. JWE access tokens are not supported
+(R9068-9: a 5-segment token is refused). HS* is not supported at all: symmetric keys shared with
+the authorization server are out of scope, which also rules out attack A4 by construction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._core.errors import ConfigurationError, InvalidToken, VerifierUnavailable
+from .._core.principal import Principal
+from .cache import MemoryStore, Store, token_key
+from .discovery import is_secure_url, metadata_flow, validate_issuer
+from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, TransportError
+from .jwks import EMPTY_KEY_SET, KeySet, VerificationKey, load_jwk_set
+from .jws import (
+    DEFAULT_MAX_TOKEN_LENGTH,
+    EC_ALGORITHMS,
+    RSA_ALGORITHMS,
+    SUPPORTED_ALGORITHMS,
+    MalformedJSON,
+    loads_json_marking_duplicates,
+    parse_compact_jws,
+)
+
+logger = logging.getLogger("stepup_mfa.jwt")
+
+#: Asymmetric algorithms accepted unless the application narrows the list (R8725-1).
+DEFAULT_ALGORITHMS: tuple[str, ...] = tuple(sorted(RSA_ALGORITHMS | EC_ALGORITHMS))
+#: RFC 9068 §2.2 (R9068-10). ``iss`` and ``aud`` are checked whatever this says (R8725-11).
+DEFAULT_REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+#: R9068-7: "a few minutes at most".
+MAX_LEEWAY = 300.0
+
+_ACCESS_TOKEN_TYP = "at+jwt"
+_PLAIN_JWT_TYP = "jwt"
+_MAX_KID_LENGTH = 1024
+_MAX_UNKNOWN_KIDS = 1024
+_JWKS_ACCEPT = (("accept", "application/jwk-set+json, application/json"),)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A verified-token cache entry: the principal and the key that verified it.
+
+    The key is named by (issuer, ``kid``, RFC 7638 thumbprint) rather than held, so an entry is
+    served only while that key is still published (a key removed by rotation drops its tokens).
+    """
+
+    principal: Principal
+    issuer: str
+    kid: str | None
+    thumbprint: str
+
+
+class _IssuerKeys:
+    """Mutable JWKS state of one configured issuer. Fields change only under ``lock``."""
+
+    __slots__ = (
+        "fresh_until",
+        "issuer",
+        "jwks_uri",
+        "key_set",
+        "lock",
+        "next_kid_refresh_at",
+        "refreshing",
+        "retry_at",
+        "unknown_kids",
+        "usable_until",
+    )
+
+    def __init__(self, issuer: str, jwks_uri: str | None) -> None:
+        self.issuer = issuer
+        self.jwks_uri = jwks_uri
+        self.key_set: KeySet | None = None
+        self.fresh_until = float("-inf")  # refresh when now reaches this (max-age)
+        self.usable_until = float("-inf")  # last good keys serve until this during an outage
+        self.retry_at = float("-inf")  # no new attempt before this after a failure
+        self.next_kid_refresh_at = float("-inf")  # unknown-kid refresh cooldown
+        self.refreshing = 0
+        self.unknown_kids: OrderedDict[str, float] = OrderedDict()
+        self.lock = threading.Lock()
+
+
+def _as_tuple(value: str | Sequence[str], what: str) -> tuple[str, ...]:
+    items = (value,) if isinstance(value, str) else tuple(value)
+    if not items or not all(isinstance(item, str) and item for item in items):
+        raise ConfigurationError(f"{what} must be a non-empty string or list of strings")
+    return tuple(dict.fromkeys(items))
+
+
+def _media_type(value: str) -> str:
+    """R7515-8: media types compare case-insensitively, with or without ``application/``."""
+    lowered = value.lower()
+    return lowered[12:] if lowered.startswith("application/") else lowered
+
+
+def _max_age(cache_control: str | None) -> float | None:
+    """The ``max-age`` of a ``Cache-Control`` header; 0 for ``no-store``/``no-cache``."""
+    if not cache_control:
+        return None
+    for directive in cache_control.split(","):
+        name, _, value = directive.strip().partition("=")
+        name = name.strip().lower()
+        if name in ("no-store", "no-cache"):
+            return 0.0
+        if name == "max-age":
+            value = value.strip().strip('"')
+            if value.isdigit() and value.isascii():
+                return float(value)
+    return None
+
+
+class JWTVerifier:
+    """Verifies JWT access tokens (RFC 9068) signed by one or more configured issuers.
+
+    Implements the :class:`~stepup_mfa._verify.base.TokenVerifier` protocol: :meth:`cached` is
+    the no-I/O hot path, :meth:`verify` the sans-I/O flow the Guard drives with
+    :func:`~stepup_mfa._verify.flow.run_sync` or :func:`~stepup_mfa._verify.flow.run_async`.
+
+    Configuration is checked here, at construction (:class:`ConfigurationError`).
+
+    - ``issuer``: one issuer identifier or several (multi-tenant); compared exactly (R9068-4).
+    - ``audience``: this resource server's identifier(s); a token's ``aud`` must name one
+      (R9068-5).
+    - ``jwks_uri``: skip discovery; a string (one issuer) or a mapping issuer -> URI. Otherwise the
+      URI comes from the issuer's RFC 8414 / OIDC metadata.
+    - ``algorithms``: the allowlist (R8725-1), exact and case-sensitive (R8725-16).
+    - ``leeway``: clock skew tolerated on ``exp``/``nbf``/``iat``/``auth_time``, at most 300 s.
+    - ``accept_jwt_typ``: also accept ``typ`` ``JWT`` (or none) from servers that do not type
+      their access tokens; ID Tokens and event tokens are still refused by their claims (C1).
+    - ``required_claims``: RFC 9068 §2.2 by default; narrow it for servers that omit some.
+    - ``cache``: the verified-token store (default a bounded :class:`MemoryStore`);
+      ``cache_tokens=False`` turns it off.
+    - ``jwks_max_age`` / ``jwks_min_age`` / ``jwks_default_age``: bounds for the server's
+      ``Cache-Control: max-age`` and the lifetime when it says nothing.
+    - ``unknown_kid_cooldown``: at most one refresh per this many seconds for unknown ``kid`` s;
+      unknown ``kid`` s are also remembered this long (K1, K2).
+    - ``stale_keys_grace``: how long past their max-age the last good keys keep serving while the
+      JWKS cannot be fetched. ``retry_interval``: pause between failed fetches.
+    """
+
+    def __init__(
+        self,
+        issuer: str | Sequence[str],
+        audience: str | Sequence[str],
+        *,
+        jwks_uri: str | Mapping[str, str] | None = None,
+        algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
+        leeway: float = 60.0,
+        accept_jwt_typ: bool = False,
+        required_claims: Iterable[str] = DEFAULT_REQUIRED_CLAIMS,
+        cache: Store[VerifiedToken] | None = None,
+        cache_tokens: bool = True,
+        allow_insecure_http: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        jwks_default_age: float = 600.0,
+        jwks_min_age: float = 60.0,
+        jwks_max_age: float = 86_400.0,
+        unknown_kid_cooldown: float = 30.0,
+        stale_keys_grace: float = 3_600.0,
+        retry_interval: float = 5.0,
+        max_token_length: int = DEFAULT_MAX_TOKEN_LENGTH,
+    ) -> None:
+        issuers = _as_tuple(issuer, "issuer")
+        for name in issuers:
+            validate_issuer(name, allow_insecure_http=allow_insecure_http)
+        self._audiences = frozenset(_as_tuple(audience, "audience"))
+
+        allowed = tuple(algorithms)
+        if isinstance(algorithms, str) or not allowed:
+            raise ConfigurationError("algorithms must be a non-empty list")
+        for alg in allowed:
+            if alg not in SUPPORTED_ALGORITHMS:
+                # R8725-4, R7518-1: never "none"; HS* is not supported (A4 by construction).
+                raise ConfigurationError("Unsupported JWS algorithm in the allowlist")
+        self._algorithms = frozenset(allowed)
+
+        if isinstance(leeway, bool) or not isinstance(leeway, int | float):
+            raise ConfigurationError("leeway must be a number of seconds")
+        if not 0 <= leeway <= MAX_LEEWAY:  # R9068-7: "a few minutes at most"
+            raise ConfigurationError("leeway must be between 0 and 300 seconds")
+        self._leeway = float(leeway)
+
+        required = tuple(required_claims)
+        if isinstance(required_claims, str) or not all(isinstance(c, str) for c in required):
+            raise ConfigurationError("required_claims must be a list of claim names")
+        self._required_claims = tuple(dict.fromkeys(("iss", "aud", *required)))
+
+        for value in (timeout, jwks_default_age, jwks_min_age, jwks_max_age, retry_interval):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigurationError("timeouts and cache ages must be positive numbers")
+        for value in (unknown_kid_cooldown, stale_keys_grace):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigurationError("cooldowns and grace periods must not be negative")
+        if not jwks_min_age <= jwks_default_age <= jwks_max_age:
+            raise ConfigurationError("jwks_min_age <= jwks_default_age <= jwks_max_age must hold")
+        if not isinstance(max_token_length, int) or max_token_length < 256:
+            raise ConfigurationError("max_token_length must be an integer of at least 256")
+
+        uris = self._jwks_uris(jwks_uri, issuers, allow_insecure_http)
+        self._issuers: dict[str, _IssuerKeys] = {
+            name: _IssuerKeys(name, uris.get(name)) for name in issuers
+        }
+        self._accept_jwt_typ = bool(accept_jwt_typ)
+        self._cache: Store[VerifiedToken] | None = (
+            (cache if cache is not None else MemoryStore(maxsize=10_000)) if cache_tokens else None
+        )
+        self._allow_insecure_http = bool(allow_insecure_http)
+        self._timeout = float(timeout)
+        self._jwks_default_age = float(jwks_default_age)
+        self._jwks_min_age = float(jwks_min_age)
+        self._jwks_max_age = float(jwks_max_age)
+        self._unknown_kid_cooldown = float(unknown_kid_cooldown)
+        self._stale_keys_grace = float(stale_keys_grace)
+        self._retry_interval = float(retry_interval)
+        self._max_token_length = max_token_length
+
+    @staticmethod
+    def _jwks_uris(
+        jwks_uri: str | Mapping[str, str] | None,
+        issuers: tuple[str, ...],
+        allow_insecure_http: bool,
+    ) -> dict[str, str]:
+        if jwks_uri is None:
+            return {}
+        if isinstance(jwks_uri, str):
+            if len(issuers) != 1:
+                raise ConfigurationError("With several issuers, jwks_uri maps issuer -> URI")
+            uris = {issuers[0]: jwks_uri}
+        elif isinstance(jwks_uri, Mapping):
+            uris = dict(jwks_uri)
+            if not set(uris) <= set(issuers):
+                raise ConfigurationError("jwks_uri names an issuer that is not configured")
+        else:
+            raise ConfigurationError("jwks_uri must be a URL or a mapping issuer -> URL")
+        for uri in uris.values():
+            # R8414-4: the JWKS is fetched over https (loopback / development switch aside).
+            if not isinstance(uri, str) or not is_secure_url(
+                uri, allow_insecure_http=allow_insecure_http
+            ):
+                raise ConfigurationError("jwks_uri must be an https URL")
+        return uris
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        """The configured issuer identifiers."""
+        return tuple(self._issuers)
+
+    def __repr__(self) -> str:
+        return f"JWTVerifier(issuer={self.issuers!r}, audience={sorted(self._audiences)!r})"
+
+    # -- hot path: the verified-token cache ------------------------------------------------------
+
+    def cached(
+        self, token: str, now: float, max_cache_age: float | None = None
+    ) -> Principal | None:
+        """The principal of a token verified before, re-judged at ``now``; None on a miss.
+
+        A hit is a store lookup, a check that the signing key is still published (and the key
+        set not too old to trust), and the time checks (``exp``/``nbf`` with leeway), so caching
+        never extends a token's life. ``max_cache_age`` is ignored: a verified signature does
+        not go stale, only its key can disappear, which is checked.
+        """
+        cache = self._cache
+        if cache is None:
+            return None
+        key = token_key(token)
+        entry = cache.get(key, now)
+        if entry is None:
+            return None
+        state = self._issuers.get(entry.issuer)
+        key_set = state.key_set if state is not None else None
+        if (
+            state is None
+            or key_set is None
+            or now >= state.usable_until
+            or not key_set.has_key(entry.kid, entry.thumbprint)
+        ):
+            cache.discard(key)
+            return None
+        principal = entry.principal
+        leeway = self._leeway
+        expires_at = principal.expires_at
+        if expires_at is not None and now >= expires_at + leeway:
+            cache.discard(key)
+            return None
+        not_before = principal.not_before
+        if not_before is not None and not_before > now + leeway:
+            return None
+        return principal
+
+    # -- the verification flow -------------------------------------------------------------------
+
+    def verify(self, token: str, now: float) -> Flow[Principal]:
+        """Verify ``token`` at ``now``: a flow that may fetch metadata and JWKS.
+
+        Raises :class:`InvalidToken` for a token that fails any check and
+        :class:`VerifierUnavailable` when no trustworthy keys can be had (fail closed).
+        """
+        jws = parse_compact_jws(token, self._max_token_length)
+        alg, kid = self._check_header(jws.header)
+        # Unverified data picks the key set, nothing else (R8725-9, K10, K11).
+        issuer = jws.payload.get("iss")
+        state = self._issuers.get(issuer) if type(issuer) is str else None
+        if state is None:
+            raise InvalidToken("The access token was issued by an untrusted issuer")
+
+        key_set = yield from self._current_keys(state, now)
+        candidates = key_set.candidates(kid, alg)
+        if not candidates:
+            if kid is None or kid in key_set.by_kid:
+                # The key exists but may not verify this alg (R8725-3, R7517-3, A4, A5).
+                raise InvalidToken("The access token algorithm does not match its key")
+            key_set = yield from self._keys_with_unknown_kid(state, kid, now)
+            candidates = key_set.candidates(kid, alg)
+            if not candidates:
+                raise InvalidToken("The access token signing key is unknown")
+
+        signing_input = jws.signing_input
+        signature = jws.signature
+        for signing_key in candidates:  # R9068-6: only keys from the issuer's JWKS
+            if signing_key.verify(alg, signing_input, signature):
+                break
+        else:
+            raise InvalidToken("The access token signature is invalid")
+
+        principal = self._judge_claims(jws.payload, now)
+        self._remember(token, principal, state.issuer, signing_key)
+        return principal
+
+    def _check_header(self, header: dict[str, Any]) -> tuple[str, str | None]:
+        """The protected header: allowlisted ``alg``, no ``crit``, the access-token ``typ``."""
+        alg = header.get("alg")
+        # R8725-1, R8725-4, R8725-16, R7518-1, A1-A7: exact, case-sensitive allowlist.
+        if type(alg) is not str or alg not in self._algorithms:
+            raise InvalidToken("The access token algorithm is not allowed")
+        # R7515-3, H1, H2: no extension is understood, so any crit (even empty) rejects.
+        if "crit" in header:
+            raise InvalidToken("The access token uses unsupported header extensions")
+        # R9068-1, R7515-8, R8725-14, H3, C1, C2: explicit typing keeps other JWTs out.
+        typ = header.get("typ")
+        if typ is None:
+            if not self._accept_jwt_typ:
+                raise InvalidToken("The access token type is wrong")
+        elif type(typ) is not str:
+            raise InvalidToken("The access token type is wrong")
+        else:
+            media_type = _media_type(typ)
+            if media_type != _ACCESS_TOKEN_TYP and not (
+                self._accept_jwt_typ and media_type == _PLAIN_JWT_TYP
+            ):
+                raise InvalidToken("The access token type is wrong")
+        # R8725-5, H4: a nested JWT would need its inner layer verified too; refused.
+        cty = header.get("cty")
+        if cty is not None and (type(cty) is not str or _media_type(cty) == _PLAIN_JWT_TYP):
+            raise InvalidToken("Nested access tokens are not accepted")
+        # R8725-12, K3: kid is attacker input, used only as a dictionary key, bounded.
+        kid = header.get("kid")
+        if kid is not None and (type(kid) is not str or len(kid) > _MAX_KID_LENGTH):
+            raise InvalidToken("The access token signing key is unknown")
+        return alg, kid
+
+    def _judge_claims(self, claims: dict[str, Any], now: float) -> Principal:
+        """The claims of a token whose signature verified (RFC 9068 §4, RFC 7519 §4.1)."""
+        for name in self._required_claims:  # R9068-10, R8725-11, T2, T5
+            if claims.get(name) is None:
+                raise InvalidToken("The access token lacks a required claim")
+        principal = Principal.from_claims(claims, "jwt")  # claim types: R7519-1, R7519-5, OIDC-1
+        # R9068-5, R7519-1, R7519-4, C3, T7: aud names one of our identifiers, exactly.
+        if self._audiences.isdisjoint(principal.audience):
+            raise InvalidToken("The access token is not meant for this resource")
+        leeway = self._leeway
+        # R9068-7, R7519-2, T1: reject at or after exp (+ leeway).
+        if principal.expires_at is not None and now >= principal.expires_at + leeway:
+            raise InvalidToken("The access token expired")
+        # R7519-2, T3.
+        if principal.not_before is not None and principal.not_before > now + leeway:
+            raise InvalidToken("The access token is not yet valid")
+        # T4 (library policy): not issued in the future.
+        if principal.issued_at is not None and principal.issued_at > now + leeway:
+            raise InvalidToken("The access token was issued in the future")
+        # OIDC-4, S5: nobody authenticates in the future.
+        if principal.auth_time is not None and principal.auth_time > now + leeway:
+            raise InvalidToken("The access token has an invalid authentication time")
+        # R8725-10: a subject, when present, is a non-empty string.
+        if "sub" in claims and not principal.subject:
+            raise InvalidToken("The access token has an invalid subject")
+        jti = claims.get("jti")
+        if jti is not None and (type(jti) is not str or not jti):
+            raise InvalidToken("Malformed access token")
+        # R9068-13, R8725-14, C1, C2: with untyped tokens accepted, ID Tokens (nonce) and
+        # event tokens (events: logout tokens, SETs) are still not access tokens.
+        if "nonce" in claims or "events" in claims:
+            raise InvalidToken("The token is not an access token")
+        return principal
+
+    def _remember(
+        self, token: str, principal: Principal, issuer: str, signing_key: VerificationKey
+    ) -> None:
+        """Cache a verified principal until ``exp`` (+ leeway), never longer."""
+        cache = self._cache
+        if cache is None or principal.expires_at is None:
+            return
+        entry = VerifiedToken(principal, issuer, signing_key.kid, signing_key.thumbprint)
+        cache.put(token_key(token), entry, principal.expires_at + self._leeway)
+
+    # -- JWKS state ------------------------------------------------------------------------------
+
+    def _current_keys(self, state: _IssuerKeys, now: float) -> Flow[KeySet]:
+        """The issuer's keys, refreshed when past their max-age.
+
+        While one flow refreshes, others keep using keys still inside their grace period
+        (stale-while-revalidate). After a failed fetch, the last good keys serve until
+        ``usable_until``; with none, :class:`VerifierUnavailable` (fail closed, R8414-2).
+        """
+        key_set = state.key_set
+        if key_set is not None and now < state.fresh_until:
+            return key_set
+        with state.lock:
+            key_set = state.key_set
+            if key_set is not None and now < state.fresh_until:
+                return key_set
+            usable = key_set is not None and now < state.usable_until
+            if usable and (state.refreshing or now < state.retry_at):
+                assert key_set is not None
+                return key_set
+            if not usable and now < state.retry_at:
+                raise self._unavailable()
+            state.refreshing += 1
+        try:
+            fetched = yield from self._fetch_keys(state, now)
+        finally:
+            with state.lock:
+                state.refreshing -= 1
+        if fetched is not None:
+            return fetched
+        with state.lock:
+            if state.key_set is not None and now < state.usable_until:
+                return state.key_set
+        raise self._unavailable()
+
+    def _keys_with_unknown_kid(self, state: _IssuerKeys, kid: str, now: float) -> Flow[KeySet]:
+        """R7515-4, K1, K2: at most one refresh per cooldown for kids we do not know.
+
+        A flow that finds a refresh under way joins it (the single-flight drivers share the
+        exchange), so a rotation under load causes no wrongful rejection. If the joined refresh
+        did not bring the kid (it may have started before the rotation), the flow may lead one
+        refresh of its own, under the cooldown; it never joins twice, so joins cannot chain.
+        """
+        may_join = True
+        while True:
+            with state.lock:
+                key_set = state.key_set or EMPTY_KEY_SET
+                if kid in key_set.by_kid:
+                    return key_set  # another flow refreshed meanwhile
+                remembered = state.unknown_kids.get(kid)
+                if remembered is not None and now < remembered:
+                    return key_set
+                joining = may_join and state.refreshing > 0
+                if not joining:
+                    if now < state.next_kid_refresh_at:
+                        self._remember_unknown_kid(state, kid, now)
+                        return key_set
+                    state.next_kid_refresh_at = now + self._unknown_kid_cooldown
+                state.refreshing += 1
+            try:
+                fetched = yield from self._fetch_keys(state, now)
+            finally:
+                with state.lock:
+                    state.refreshing -= 1
+            if fetched is None:
+                raise self._unavailable()
+            if kid in fetched.by_kid:
+                return fetched
+            if not joining:
+                with state.lock:
+                    self._remember_unknown_kid(state, kid, now)
+                return fetched
+            may_join = False
+
+    def _remember_unknown_kid(self, state: _IssuerKeys, kid: str, now: float) -> None:
+        """Bounded negative cache of unknown kids (memory stays flat under a flood, K2)."""
+        unknown = state.unknown_kids
+        unknown[kid] = now + self._unknown_kid_cooldown
+        unknown.move_to_end(kid)
+        while len(unknown) > _MAX_UNKNOWN_KIDS:
+            unknown.popitem(last=False)
+
+    def _unavailable(self) -> VerifierUnavailable:
+        return VerifierUnavailable(
+            "The authorization server keys cannot be fetched",
+            retry_after=max(1, round(self._retry_interval)),
+        )
+
+    def _fetch_keys(self, state: _IssuerKeys, now: float) -> Flow[KeySet | None]:
+        """Fetch and load the issuer's JWKS; update the state. None when the fetch failed."""
+        try:
+            jwks_uri = state.jwks_uri
+            if jwks_uri is None:
+                metadata = yield from metadata_flow(
+                    state.issuer,
+                    required=("jwks_uri",),
+                    allow_insecure_http=self._allow_insecure_http,
+                    timeout=self._timeout,
+                )
+                jwks_uri = str(metadata["jwks_uri"])
+                with state.lock:
+                    state.jwks_uri = jwks_uri
+            try:
+                response = yield HttpRequest(
+                    "GET",
+                    jwks_uri,
+                    headers=_JWKS_ACCEPT,
+                    timeout=self._timeout,
+                    flight_key="jwks " + jwks_uri,
+                )
+            except TransportError:
+                raise VerifierUnavailable() from None
+            if response.status != 200:  # R8414-2, K12: 3xx, 4xx, 5xx are failures
+                raise VerifierUnavailable()
+            content_type = response.headers.get("content-type", "")
+            media_type = content_type.split(";", 1)[0].strip().lower()
+            if media_type not in ("application/json", "application/jwk-set+json"):
+                raise VerifierUnavailable()
+            try:
+                document = loads_json_marking_duplicates(response.body)
+                key_set = load_jwk_set(document, self._algorithms)
+            except (MalformedJSON, ValueError):
+                raise VerifierUnavailable() from None
+        except VerifierUnavailable:
+            logger.warning("JWKS of issuer %s could not be fetched or used", state.issuer)
+            with state.lock:
+                state.retry_at = now + self._retry_interval
+            return None
+        if key_set.skipped:
+            logger.info(
+                "JWKS of issuer %s: %d unusable keys skipped", state.issuer, key_set.skipped
+            )
+        max_age = _max_age(response.headers.get("cache-control"))
+        lifetime = self._jwks_default_age if max_age is None else max_age
+        lifetime = min(max(lifetime, self._jwks_min_age), self._jwks_max_age)
+        with state.lock:
+            state.key_set = key_set
+            state.fresh_until = now + lifetime
+            state.usable_until = now + lifetime + self._stale_keys_grace
+            state.retry_at = float("-inf")
+            state.unknown_kids.clear()
+        return key_set
+
+    # -- warm-up ---------------------------------------------------------------------------------
+
+    def startup_flow(self, now: float) -> Flow[None]:
+        """Resolve metadata and load every issuer's JWKS (for the Guard to call at start).
+
+        Raises :class:`VerifierUnavailable` if an issuer's keys cannot be loaded; the Guard may
+        log and carry on (requests then retry, and get 503 until the keys load).
+        """
+        for state in self._issuers.values():
+            with state.lock:
+                state.refreshing += 1
+            try:
+                fetched = yield from self._fetch_keys(state, now)
+            finally:
+                with state.lock:
+                    state.refreshing -= 1
+            if fetched is None:
+                raise self._unavailable()
+
+    def refresh_due(self, now: float, ahead: float = 0.0) -> bool:
+        """Whether some issuer's keys reach their max-age within ``ahead`` seconds.
+
+        With :meth:`refresh_flow` this lets a background task refresh ahead of expiry, so no
+        request waits on the network in steady state.
+        """
+        return any(now + ahead >= state.fresh_until for state in self._issuers.values())
+
+    def refresh_flow(self, now: float, ahead: float = 0.0) -> Flow[None]:
+        """Refresh the keys of every issuer that :meth:`refresh_due`; failures keep old keys."""
+        for state in self._issuers.values():
+            with state.lock:
+                if now + ahead < state.fresh_until or now < state.retry_at:
+                    continue
+                state.refreshing += 1
+            try:
+                yield from self._fetch_keys(state, now)
+            finally:
+                with state.lock:
+                    state.refreshing -= 1

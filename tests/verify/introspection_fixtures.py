@@ -13,7 +13,7 @@ import ipaddress
 import json
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -141,7 +141,7 @@ class IntrospectionStub:
             token = jwt.decode(
                 form.get("client_assertion", ""),
                 self.assertion_key,
-                algorithms=["ES256", "RS256", "PS256", "EdDSA"],
+                algorithms=["ES256", "RS256", "PS256", "Ed25519"],
             )
         except (JoseError, ValueError):
             return "bad assertion signature"
@@ -160,12 +160,12 @@ class IntrospectionStub:
         return None
 
 
-def running_stub(**options: Any) -> Iterator[IntrospectionStub]:
-    """Start a stub on a fresh LocalHTTPServer; use as the body of a yield fixture."""
-    with LocalHTTPServer() as server:
-        stub = IntrospectionStub(server, **options)
-        server.routes[PATH] = stub
-        yield stub
+def stub_on(server: LocalHTTPServer, **options: Any) -> IntrospectionStub:
+    """A fresh stub on ``server`` (shared by a module: stopping a server costs half a second)."""
+    server.reset()
+    stub = IntrospectionStub(server, **options)
+    server.routes[PATH] = stub
+    return stub
 
 
 def verifier_for(stub: IntrospectionStub, **options: Any) -> IntrospectionVerifier:

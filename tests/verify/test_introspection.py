@@ -15,33 +15,46 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-
-from stepup_mfa._core.errors import InvalidToken, VerifierUnavailable
-from stepup_mfa._verify.cache import MemoryStore, token_key
-from stepup_mfa._verify.flow import HttpResponse, run_sync
-from stepup_mfa._verify.introspection import CachedAnswer, IntrospectionVerifier
-from stepup_mfa._verify.transports import HttpxTransport
-from stepup_mfa.testing.server import Reply
-
 from introspection_fixtures import (
     AUDIENCE,
+    CLIENT_ID,
+    CLIENT_SECRET,
     ISSUER,
     NOW,
     IntrospectionStub,
     TLSIntrospectionServer,
     active,
     check,
-    running_stub,
     self_signed_localhost,
+    stub_on,
     verifier_for,
 )
+
+from stepup_mfa._core.decision import Decision, check_binding, evaluate
+from stepup_mfa._core.errors import InvalidToken, VerifierUnavailable
+from stepup_mfa._core.policy import Policy
+from stepup_mfa._verify.cache import MemoryStore, token_key
+from stepup_mfa._verify.flow import HttpResponse, run_sync
+from stepup_mfa._verify.introspection import (
+    CachedAnswer,
+    ClientSecretBasic,
+    IntrospectionVerifier,
+)
+from stepup_mfa._verify.transports import HttpxTransport
+from stepup_mfa.testing.server import LocalHTTPServer, Reply
 
 TOKEN = "opaque-token-1"
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalHTTPServer]:
+    with LocalHTTPServer() as server:
+        yield server
+
+
 @pytest.fixture
-def stub() -> Iterator[IntrospectionStub]:
-    yield from running_stub()
+def stub(server: LocalHTTPServer) -> IntrospectionStub:
+    return stub_on(server)
 
 
 @pytest.fixture
@@ -51,7 +64,7 @@ def transport() -> Iterator[HttpxTransport]:
     transport.close()
 
 
-# -- R7662-1: the request --------------------------------------------------------------------
+# -- R7662-1: the request --------------------------------------------------------------------------
 
 
 def test_R7662_1_post_form_encoded_token_and_hint_never_in_url(
@@ -74,7 +87,7 @@ def test_R7662_1_post_form_encoded_token_and_hint_never_in_url(
     assert request.body.startswith(b"token=abc%2B%2Fdef~.-_%3D%3D&token_type_hint=access_token")
 
 
-# -- R7662-2: the resource server authenticates (the methods are in test_introspection_auth) --
+# -- R7662-2: the resource server authenticates (methods: see test_introspection_config) ----
 
 
 def test_R7662_2_stub_sees_basic_credentials(
@@ -86,7 +99,7 @@ def test_R7662_2_stub_sees_basic_credentials(
     assert stub.auth_failures == []
 
 
-# -- R7662-3 / I2: failures of the endpoint are 503, never the client's fault --------------------
+# -- R7662-3 / I2: failures of the endpoint are 503, never the client's fault ----------------------
 
 
 def _refused_by_endpoint(stub: IntrospectionStub, transport: HttpxTransport) -> VerifierUnavailable:
@@ -191,11 +204,7 @@ def test_R7662_12_untrusted_certificate_is_503(tmp_path: Path) -> None:
             trusting.close()
 
 
-def _basic() -> Any:
-    from stepup_mfa._verify.introspection import ClientSecretBasic
-
-    from introspection_fixtures import CLIENT_ID, CLIENT_SECRET
-
+def _basic() -> ClientSecretBasic:
     return ClientSecretBasic(CLIENT_ID, CLIENT_SECRET)
 
 
@@ -263,7 +272,7 @@ def test_R7662_6_reason_for_inactivity_is_not_passed_on(
         assert detail not in caplog.text
 
 
-# -- R7662-7 / I3: even an active answer must fit this resource server ------------------------------
+# -- R7662-7 / I3: even an active answer must fit this resource server -----------------------------
 
 
 @pytest.mark.parametrize(
@@ -358,7 +367,7 @@ def test_R7662_7_scope_is_read_as_space_separated_string(
     assert principal.scopes == frozenset({"cats:read", "dogs:read"})
 
 
-# -- R7662-8 .. R7662-11, I4: caching -----------------------------------------------------------------
+# -- R7662-8 .. R7662-11, I4: caching --------------------------------------------------------------
 
 
 def test_R7662_8_same_token_within_ttl_is_one_call(
@@ -511,7 +520,7 @@ def test_nbf_is_rejudged_on_every_request_while_cached(
     stub: IntrospectionStub, transport: HttpxTransport
 ) -> None:
     stub.answers[TOKEN] = active(nbf=NOW + 100)
-    verifier = verifier_for(stub, leeway=0)
+    verifier = verifier_for(stub, leeway=0, cache_ttl=300)
     with pytest.raises(InvalidToken, match="not valid yet"):
         check(verifier, TOKEN, NOW, transport)
     with pytest.raises(InvalidToken, match="not valid yet"):
@@ -520,7 +529,7 @@ def test_nbf_is_rejudged_on_every_request_while_cached(
     assert stub.calls == 1
 
 
-# -- R9470-9, R7662-14 / I5: what reaches the Principal ---------------------------------------------
+# -- R9470-9, R7662-14 / I5: what reaches the Principal --------------------------------------------
 
 
 def test_R9470_9_acr_and_auth_time_come_from_the_top_level_members(
@@ -589,7 +598,7 @@ def test_R7662_13_personal_data_stays_out_of_logs(
         assert value not in caplog.text  # ...without personal data or tokens
 
 
-# -- Input a verifier must refuse before any call ----------------------------------------------------
+# -- Input a verifier must refuse before any call --------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -613,7 +622,7 @@ def test_malformed_token_is_refused_without_a_call(
     assert stub.calls == 0
 
 
-# -- Sans-I/O: the flow itself, without a network ----------------------------------------------------
+# -- Sans-I/O: the flow itself, without a network --------------------------------------------------
 
 
 def test_flow_yields_one_request_with_a_per_token_flight_key() -> None:
@@ -638,3 +647,68 @@ def test_flow_scopes_single_flight_to_the_endpoint_and_client() -> None:
     first = IntrospectionVerifier("https://a.example/introspect", client_auth=_basic())
     second = IntrospectionVerifier("https://b.example/introspect", client_auth=_basic())
     assert next(first.verify(TOKEN, NOW)).flight_key != next(second.verify(TOKEN, NOW)).flight_key
+
+
+# -- With the core policy: the MFA window on an introspected token (R9470-9, R9470-10, I5) ---------
+
+MFA_60S = Policy(scopes="cats:read", acr_values="urn:example:acr:mfa", max_age=60)
+
+
+def _www_authenticate(decision: Decision) -> str:
+    header = decision.www_authenticate
+    assert header is not None
+    return header
+
+
+def test_R9470_9_stale_auth_time_from_introspection_gets_a_step_up_challenge(
+    stub: IntrospectionStub, transport: HttpxTransport
+) -> None:
+    """The checklist's exact answer: auth_time=now-120 on a 60 s route -> 401 with max_age."""
+    stub.answers[TOKEN] = {
+        "active": True,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "u1",
+        "scope": "cats:read",
+        "exp": NOW + 300,
+        "auth_time": NOW - 120,
+        "acr": "urn:example:acr:mfa",
+    }
+    decision = evaluate(check(verifier_for(stub), TOKEN, NOW, transport), MFA_60S, NOW)
+    assert (decision.allowed, decision.status) == (False, 401)
+    header = _www_authenticate(decision)
+    assert 'error="insufficient_user_authentication"' in header
+    assert 'max_age="60"' in header
+
+
+def test_R9470_10_mfa_window_closes_while_the_answer_is_still_cached(
+    stub: IntrospectionStub, transport: HttpxTransport
+) -> None:
+    """Fresh -> allowed; after max_age -> step-up, from the same cached answer (one call)."""
+    stub.answers[TOKEN] = active(auth_time=NOW - 30, exp=NOW + 3600)
+    verifier = verifier_for(stub, cache_ttl=300)
+    assert evaluate(check(verifier, TOKEN, NOW, transport), MFA_60S, NOW).allowed
+    assert evaluate(check(verifier, TOKEN, NOW + 30, transport), MFA_60S, NOW + 30).allowed
+    later = evaluate(check(verifier, TOKEN, NOW + 31, transport), MFA_60S, NOW + 31)
+    assert (later.allowed, later.status) == (False, 401)
+    assert 'error="insufficient_user_authentication"' in _www_authenticate(later)
+    assert stub.calls == 1
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        pytest.param({"token_type": "DPoP"}, id="token_type-DPoP"),
+        pytest.param({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}, id="cnf-jkt"),
+        pytest.param(
+            {"cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}, id="x5t"
+        ),
+    ],
+)
+def test_R7662_14_I5_bound_token_presented_as_bearer_is_refused_by_the_core(
+    stub: IntrospectionStub, transport: HttpxTransport, members: dict[str, Any]
+) -> None:
+    stub.answers[TOKEN] = active(**members)
+    principal = check(verifier_for(stub), TOKEN, NOW, transport)
+    with pytest.raises(InvalidToken):
+        check_binding(principal)

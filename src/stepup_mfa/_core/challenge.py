@@ -67,7 +67,8 @@ class Challenge:
     def max_age(self) -> int | None:
         """Seconds allowed since the last active authentication (RFC 9470 §3)."""
         value = self.param("max_age")
-        return int(value) if value is not None and value.isdigit() else None
+        # isdigit() alone accepts "²" (obs-text may reach here), which int() refuses.
+        return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
     @property
     def scopes(self) -> frozenset[str]:

@@ -105,7 +105,8 @@ def _from_header(lines: tuple[str, ...], max_length: int) -> str | None:
 
 
 def _from_query(query_string: str) -> list[str] | None:
-    if "access_token" not in query_string:
+    # Not a substring test: a percent-encoded name ("access%5Ftoken") is the same parameter.
+    if not query_string:
         return None
     values = parse_qs(query_string, keep_blank_values=True).get("access_token")
     return values or None

@@ -9,6 +9,7 @@ verifier's job, and whether it satisfies a route is the policy's.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -89,7 +90,8 @@ def numeric_date(value: object) -> float | None:
     """A JWT NumericDate: a finite JSON number, never a string or boolean (R7519-5, OIDC-1)."""
     if value is None:
         return None
-    if type(value) is int:
+    # An integer beyond the float range is an overflow value too: ``now - value`` would raise.
+    if type(value) is int and abs(value) <= sys.float_info.max:
         return value
     if type(value) is float and math.isfinite(value):
         return value

@@ -11,16 +11,21 @@ and keeps the answer for a short while. What this module guarantees:
   never an allow and never ``invalid_token`` blamed on the client (R7662-3). Faults never reach the
   cache.
 - An answer is trusted only when ``active`` is the JSON literal ``true`` (R7662-4) and its
-  ``iss``, ``aud``, ``exp`` and ``nbf`` fit this resource server (R7662-7). The reason a token is
-  inactive, and every other detail of the answer, stays out of errors and logs (R7662-6, R7662-13).
+  ``iss``, ``aud``, ``exp`` and ``nbf`` fit this resource server (R7662-7). Any other ``active``
+  (``false``, ``"true"``, ``1``, ``null``, missing) is 401 ``invalid_token``, as checklist I1 asks,
+  and is cached like an inactive answer. The reason a token is inactive, and every other detail of
+  the answer, stays out of errors and logs (R7662-6, R7662-13).
+- The endpoint is configured, or discovered from the issuer's metadata (R8414-6).
 - ``acr``, ``amr``, ``auth_time``, ``cnf`` and ``token_type`` are read from the top level of the
   answer into the :class:`Principal` (R9470-9); the MFA window and the sender constraint
   (R7662-14) are judged by the core policy on every request, so a cached answer never extends them.
 - Cached answers are keyed by the token's SHA-256 (R7662-11), never outlive the ``exp`` they state
   as an allow (R7662-9), and a route can demand a live answer with ``max_cache_age=0`` (R7662-10).
 
-Deliberately not done here: RFC 9701 JWT-secured introspection responses, and mutual-TLS client
-authentication (``tls_client_auth``), which belongs in the transport's TLS configuration.
+Deliberately not done here: RFC 9701 JWT-secured introspection responses; mutual-TLS client
+authentication (``tls_client_auth``), which belongs in the transport's TLS configuration; and
+checking our method against ``introspection_endpoint_auth_methods_supported`` (a refusal by the
+server shows up as 503 and a warning in the log).
 """
 
 from __future__ import annotations
@@ -44,11 +49,13 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from .._core.errors import ConfigurationError, InvalidToken, VerifierUnavailable
 from .._core.principal import Principal
 from .cache import MemoryStore, Store, token_key
-from .discovery import is_loopback_host, metadata_flow, validate_issuer
+from .discovery import is_loopback_host, is_secure_url, metadata_flow, validate_issuer
 from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, HttpResponse, TransportError
 
 __all__ = [
+    "CachedAnswer",
     "ClientAuthentication",
+    "ClientCredentials",
     "ClientSecretBasic",
     "ClientSecretPost",
     "IntrospectionVerifier",
@@ -71,7 +78,7 @@ METADATA_TTL = 3600.0
 _RETRY_AFTER_RANGE = (1, 300)
 _JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _ASYMMETRIC_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "Ed25519"}
 )
 
 _NOT_ACTIVE = "The access token is not active"
@@ -83,6 +90,7 @@ _FUTURE_AUTH_TIME = "The access token has an authentication time in the future"
 _MALFORMED = "Malformed access token"
 _UNREACHABLE = "The introspection endpoint cannot be reached; try again later"
 _REFUSED = "The introspection endpoint refused the request; try again later"
+_NO_ENDPOINT = "The introspection endpoint is not known yet; try again later"
 _GARBLED = "The introspection endpoint sent an unusable answer; try again later"
 
 
@@ -241,7 +249,11 @@ class CachedAnswer:
 def _check_endpoint_url(url: str, allow_insecure_http: bool, what: str) -> str:
     """R7662-12: https only, except loopback or an explicit development switch."""
     _require_text(url, what)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ConfigurationError(f"{what} must be an absolute https URL") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigurationError(f"{what} must be an absolute https URL")
     if parts.username is not None or parts.password is not None or parts.fragment:
@@ -303,11 +315,14 @@ def _retry_after(headers: Mapping[str, str], default: int) -> int:
 class IntrospectionVerifier:
     """Verifies opaque access tokens at the authorization server's introspection endpoint.
 
-    ``endpoint`` is the introspection URL. ``client_auth`` is how this resource server
-    authenticates there (:class:`ClientSecretBasic`, :class:`ClientSecretPost` or
-    :class:`PrivateKeyJWT`); it is required (R7662-2). ``issuer`` is the trusted issuer: an ``iss``
-    in the answer must equal it (R7662-7). ``audience`` is this resource server's identifier: when
-    set, an ``aud`` in the answer must contain it.
+    ``endpoint`` is the introspection URL; leave it ``None`` to discover ``introspection_endpoint``
+    from ``issuer``'s metadata on first use (R8414-6; until that succeeds requests get 503).
+    ``client_auth`` is how this resource server authenticates there (:class:`ClientSecretBasic`,
+    :class:`ClientSecretPost` or :class:`PrivateKeyJWT`); it is required (R7662-2). ``issuer`` is
+    the trusted issuer: an ``iss`` in the answer must equal it, code point for code point
+    (R7662-7). ``audience`` is this resource server's identifier: when set, an ``aud`` in the
+    answer must contain it. Set both: without them the answer's ``iss`` and ``aud`` are not
+    checked, and an AS that answers for every resource server could hand us another's token.
 
     Caching (R7662-8): an active answer is reused for at most ``cache_ttl`` seconds (default 60;
     ``0`` turns caching of active answers off) and never as an allow at or after the ``exp`` it
@@ -350,7 +365,7 @@ class IntrospectionVerifier:
             self._endpoint: str | None = None
         else:
             self._endpoint = _check_endpoint_url(endpoint, self._allow_insecure_http, "endpoint")
-        self._discovered: tuple[str, float] | None = None
+        self._discovered: tuple[str, float | None] | None = None
         self._client_auth = client_auth
         self._audience = _require_text(audience, "audience") if audience is not None else None
         self._cache_ttl = _seconds(cache_ttl, "cache_ttl")
@@ -423,25 +438,49 @@ class IntrospectionVerifier:
         principal = self._judge(answer, key, now)
         return principal
 
-    def _discover(self, now: float) -> Flow[str]:
+    def _discover(self, now: float | None) -> Flow[str]:
         """R8414-6: ``introspection_endpoint`` from the issuer's metadata, kept for a while.
 
         Metadata without a usable (secure) ``introspection_endpoint`` raises
-        :class:`VerifierUnavailable`: opaque tokens cannot be checked, so requests get 503.
+        :class:`VerifierUnavailable` while serving (opaque tokens cannot be checked: 503) and
+        :class:`ConfigurationError` from :meth:`startup_flow`. ``now`` is ``None`` only at
+        startup; the first request then starts the endpoint's lifetime.
         """
         discovered = self._discovered
-        if discovered is not None and now < discovered[1]:
-            return discovered[0]
+        if discovered is not None and now is not None:
+            endpoint, fresh_until = discovered
+            if fresh_until is None:
+                self._discovered = (endpoint, now + METADATA_TTL)
+                return endpoint
+            if now < fresh_until:
+                return endpoint
         assert self._issuer is not None  # checked in __init__
         metadata = yield from metadata_flow(
-            self._issuer,
-            required=("introspection_endpoint",),
-            allow_insecure_http=self._allow_insecure_http,
-            timeout=self._timeout,
+            self._issuer, allow_insecure_http=self._allow_insecure_http, timeout=self._timeout
         )
-        endpoint = str(metadata["introspection_endpoint"])
-        self._discovered = (endpoint, now + METADATA_TTL)
-        return endpoint
+        found = metadata.get("introspection_endpoint")
+        if not isinstance(found, str) or not is_secure_url(
+            found, allow_insecure_http=self._allow_insecure_http
+        ):
+            if now is None:
+                raise ConfigurationError(
+                    "The authorization server metadata has no usable introspection_endpoint "
+                    "(R8414-6)"
+                )
+            _log.warning("authorization server metadata has no usable introspection_endpoint")
+            raise VerifierUnavailable(_NO_ENDPOINT, retry_after=self._retry_after_default)
+        self._discovered = (found, None if now is None else now + METADATA_TTL)
+        return found
+
+    def startup_flow(self, now: float | None = None) -> Flow[None]:
+        """Discover the endpoint before the first request (the Guard runs this at start).
+
+        With a configured ``endpoint`` there is nothing to do. Metadata that cannot be fetched
+        raises :class:`VerifierUnavailable` (requests then retry, and get 503 until it loads);
+        metadata without an ``introspection_endpoint`` raises :class:`ConfigurationError`.
+        """
+        if self._endpoint is None:
+            yield from self._discover(now)
 
     def _request(self, token: str, key: str, endpoint: str, now: float) -> HttpRequest:
         """R7662-1: POST, form-encoded ``token`` and ``token_type_hint``; never in the URL."""

@@ -105,10 +105,15 @@ class _IssuerKeys:
 
 
 def _as_tuple(value: str | Sequence[str], what: str) -> tuple[str, ...]:
-    items = (value,) if isinstance(value, str) else tuple(value)
+    if isinstance(value, str):
+        items: tuple[object, ...] = (value,)
+    elif isinstance(value, Sequence | frozenset | set):
+        items = tuple(value)
+    else:
+        raise ConfigurationError(f"{what} must be a non-empty string or list of strings")
     if not items or not all(isinstance(item, str) and item for item in items):
         raise ConfigurationError(f"{what} must be a non-empty string or list of strings")
-    return tuple(dict.fromkeys(items))
+    return tuple(dict.fromkeys(str(item) for item in items))
 
 
 def _media_type(value: str) -> str:
@@ -285,7 +290,7 @@ class JWTVerifier:
         not go stale, only its key can disappear, which is checked.
         """
         cache = self._cache
-        if cache is None:
+        if cache is None or not token.isascii():  # a compact JWS is ASCII (R7515-1)
             return None
         key = token_key(token)
         entry = cache.get(key, now)

@@ -21,7 +21,11 @@ SigningKey = RSAKey | ECKey
 
 def generate_key(algorithm: SigningAlgorithm, kid: str | None = None) -> SigningKey:
     """A fresh private key for ``algorithm`` with a random ``kid``."""
-    parameters: KeyParameters = {"kid": kid or secrets.token_urlsafe(8), "alg": algorithm, "use": "sig"}
+    parameters: KeyParameters = {
+        "kid": kid or secrets.token_urlsafe(8),
+        "alg": algorithm,
+        "use": "sig",
+    }
     if algorithm == "RS256":
         return RSAKey.generate_key(2048, parameters=parameters, private=True)
     if algorithm == "ES256":

@@ -48,6 +48,11 @@ class Reply:
 Route = Callable[[RecordedRequest], Reply]
 
 
+class _ThreadingServer(ThreadingHTTPServer):
+    # The socketserver default backlog (5) resets connections when a test opens 100 at once.
+    request_queue_size = 128
+
+
 class LocalHTTPServer:
     """A threaded HTTP/1.1 server on a free loopback port.
 
@@ -68,6 +73,9 @@ class LocalHTTPServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, each answer waits ~40 ms
+            # for a delayed ACK.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -111,7 +119,7 @@ class LocalHTTPServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _ThreadingServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         # ``stop()`` waits up to one poll interval for the serving loop to notice the shutdown.
         self._thread = threading.Thread(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -11,9 +13,9 @@ NOW = 1_700_000_000
 
 
 @pytest.fixture
-def issuer() -> FakeIssuer:
+def issuer() -> Iterator[FakeIssuer]:
     with FakeIssuer(clock=FrozenClock(NOW)) as running:
-        yield running  # type: ignore[misc]
+        yield running
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,45 @@
+"""The seed's catsdogs API on Flask, one decorator per route.
+
+    GET /        anonymous
+    GET /dogs/   any valid access token
+    GET /cats/   a valid token whose user passed MFA within the last STEPUP_MFA_MAX_AGE seconds
+
+Run it with ``python examples/flask_app/app.py``; it reads the STEPUP_* variables (see README).
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from stepup_mfa import AUTHENTICATED, Guard, StepUpSettings
+from stepup_mfa.integrations.flask import FlaskStepUp, current_principal
+
+
+def create_app(settings: StepUpSettings | None = None) -> Flask:
+    settings = settings or StepUpSettings.from_env()
+    mfa = settings.mfa_policy(name="mfa-recent")
+    stepup = FlaskStepUp(Guard(settings.verifier(), realm="catsdogs"))
+    app = Flask(__name__)
+    stepup.init_app(app)
+
+    @app.get("/")
+    def index() -> dict[str, str]:
+        return {"message": "Hello, anonymous visitor"}
+
+    @app.get("/dogs/")
+    @stepup.require(AUTHENTICATED)
+    def dogs() -> dict[str, str | None]:
+        return {"message": "Woof", "sub": current_principal.subject}
+
+    @app.get("/cats/")
+    @stepup.require(mfa)
+    def cats() -> dict[str, str | None]:
+        return {"message": "Meow (fresh MFA seen)", "sub": current_principal.subject}
+
+    return app
+
+
+if __name__ == "__main__":
+    create_app().run(host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))

@@ -1,0 +1,55 @@
+"""The seed's catsdogs API on Starlette, protected by one middleware and a route table.
+
+The table lives in ``policies.toml`` beside this file, so the people who own security policy can
+change which endpoint needs which assurance without touching the handlers. ``STEPUP_MFA_ACR`` and
+``STEPUP_MFA_MAX_AGE`` override the MFA policy's values for the issuer at hand.
+
+Run it with ``python examples/starlette_app/app.py``; it reads the STEPUP_* variables (see README).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from stepup_mfa import Guard, StepUpSettings
+from stepup_mfa.asgi import StepUpMiddleware
+from stepup_mfa.integrations.starlette import principal_of
+from stepup_mfa.routes import RouteTable
+
+POLICY_FILE = Path(__file__).with_name("policies.toml")
+
+
+async def index(request: Request) -> JSONResponse:
+    return JSONResponse({"message": "Hello, anonymous visitor"})
+
+
+async def dogs(request: Request) -> JSONResponse:
+    return JSONResponse({"message": "Woof", "sub": principal_of(request).subject})
+
+
+async def cats(request: Request) -> JSONResponse:
+    return JSONResponse({"message": "Meow (fresh MFA seen)", "sub": principal_of(request).subject})
+
+
+def create_app(settings: StepUpSettings | None = None) -> Starlette:
+    settings = settings or StepUpSettings.from_env()
+    routes = RouteTable.from_toml(
+        POLICY_FILE, overrides={"mfa-recent": settings.mfa_policy(name="mfa-recent")}
+    )
+    guard = Guard(settings.verifier(), realm="catsdogs")
+    return Starlette(
+        routes=[Route("/", index), Route("/dogs/", dogs), Route("/cats/", cats)],
+        middleware=[Middleware(StepUpMiddleware, guard=guard, routes=routes)],
+    )
+
+
+if __name__ == "__main__":
+    uvicorn.run(create_app(), host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))

@@ -1,0 +1,184 @@
+"""The ``stepup-mfa`` command.
+
+Each subcommand registers itself with :func:`_add_dev_idp` style helpers in :func:`build_parser`
+and dispatches through ``args.handler``, so adding one (``demo``, ``explain``) is one function
+that fills a sub-parser and one handler that returns an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from .devidp import DevIdP
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stepup-mfa",
+        description="Demand fresh MFA on high-value API endpoints (RFC 9470 step-up).",
+    )
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subcommands.required = True
+    _add_dev_idp(subcommands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``stepup-mfa`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+# -- dev-idp -------------------------------------------------------------------------------------
+
+
+def _add_dev_idp(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .testing.tokens import MFA_ACR, PASSWORD_ACR
+
+    command = subcommands.add_parser(
+        "dev-idp",
+        help="run the development authorization server (password + TOTP, step-up)",
+        description=(
+            "Run a development OAuth 2.0 authorization server with demo users, password + TOTP "
+            "login and RFC 9470 step-up. In-memory, loopback only: never use it in production."
+        ),
+    )
+    command.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    command.add_argument("--port", type=int, default=None, help="port (default 9400; 0 = any)")
+    command.add_argument(
+        "--audience",
+        default=None,
+        help="aud of JWT access tokens (default https://api.example.com)",
+    )
+    command.add_argument(
+        "--opaque-audience",
+        default=None,
+        help="audience that gets opaque tokens checked by introspection "
+        "(default https://opaque.api.example.com)",
+    )
+    command.add_argument("--password-acr", default=PASSWORD_ACR, help="acr of a password login")
+    command.add_argument("--mfa-acr", default=MFA_ACR, help="acr of a password + TOTP login")
+    command.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        help="extra redirect URI for the demo clients (repeatable)",
+    )
+    command.add_argument(
+        "--access-token-lifetime", type=int, default=300, help="seconds (default 300)"
+    )
+    command.add_argument("--qr", action="store_true", help="print TOTP enrolment QR codes")
+    command.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow binding to a non-loopback address (exposes demo credentials!)",
+    )
+    command.set_defaults(handler=_run_dev_idp)
+
+
+def _run_dev_idp(args: argparse.Namespace) -> int:
+    try:
+        from .devidp import DEFAULT_AUDIENCE, DEFAULT_OPAQUE_AUDIENCE, DEFAULT_PORT, DevIdP
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        print(
+            f"stepup-mfa dev-idp needs the devidp extra: pip install 'stepup-mfa[devidp]' ({exc})",
+            file=sys.stderr,
+        )
+        return 2
+    from ._core.errors import ConfigurationError
+
+    try:
+        idp = DevIdP(
+            host=args.host,
+            port=DEFAULT_PORT if args.port is None else args.port,
+            audience=args.audience or DEFAULT_AUDIENCE,
+            opaque_audience=args.opaque_audience or DEFAULT_OPAQUE_AUDIENCE,
+            password_acr=args.password_acr,
+            mfa_acr=args.mfa_acr,
+            redirect_uris=args.redirect_uri,
+            access_token_lifetime=args.access_token_lifetime,
+            allow_non_loopback=args.allow_non_loopback,
+        )
+    except ConfigurationError as exc:
+        print(f"stepup-mfa dev-idp: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"stepup-mfa dev-idp: cannot listen on {args.host}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    # SIGTERM (a supervisor, a test, ``timeout``) ends as cleanly as Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    with idp:
+        print_dev_idp_banner(idp, sys.stdout, qr=args.qr)
+        sys.stdout.flush()
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    print("stopped.")
+    return 0
+
+
+def print_dev_idp_banner(idp: DevIdP, out: TextIO, *, qr: bool = False) -> None:
+    """What a newcomer needs: the issuer, the users and their secrets, how to get a token."""
+    from .devidp import (
+        CONFIDENTIAL_CLIENT_ID,
+        CONFIDENTIAL_CLIENT_SECRET,
+        PUBLIC_CLIENT_ID,
+        RESOURCE_SERVER_CLIENT_ID,
+        RESOURCE_SERVER_CLIENT_SECRET,
+    )
+
+    w = out.write
+    w("stepup-mfa development authorization server (in-memory; NOT for production)\n\n")
+    w(f"  issuer     {idp.issuer}\n")
+    w(f"  metadata   {idp.metadata_url}\n")
+    w(f"  jwks       {idp.issuer}/jwks.json\n")
+    w(f"  audience   {idp.audience}  (JWT access tokens, RFC 9068)\n")
+    w(f"             {idp.opaque_audience}  (opaque; send resource=..., RFC 7662 introspection)\n")
+    w(f"  acr        password {idp.password_acr}\n")
+    w(f"             MFA      {idp.mfa_acr}\n\n")
+    w("Demo users (TOTP secrets are new on every start):\n")
+    now = idp.clock()
+    for user in idp.users.values():
+        w(f"  {user.username:<8} password {user.password}\n")
+        uri = user.provisioning_uri(f"stepup-mfa dev-idp {idp.port}")
+        if uri is not None:
+            w(f"           TOTP secret {user.totp_secret}  (current code {user.totp_now(now)})\n")
+            w(f"           {uri}\n")
+            if qr:
+                import segno
+
+                segno.make(uri).terminal(out=out, compact=True)
+    w(f"  enrol an authenticator app at {idp.issuer}/enroll\n\n")
+    w("Clients:\n")
+    w(f"  {PUBLIC_CLIENT_ID:<22} public, PKCE S256, redirect {idp.issuer}/callback\n")
+    w(f"  {CONFIDENTIAL_CLIENT_ID:<22} secret {CONFIDENTIAL_CLIENT_SECRET}\n")
+    w(
+        f"  {RESOURCE_SERVER_CLIENT_ID:<22} secret {RESOURCE_SERVER_CLIENT_SECRET}"
+        "  (introspection)\n\n"
+    )
+    w("Get a token from Python (password, then step up with TOTP):\n")
+    w("  from stepup_mfa.devidp import login\n")
+    w(f'  t = login("{idp.issuer}", "{PUBLIC_CLIENT_ID}", "alice", "alice-password")\n')
+    w(f'  t = login("{idp.issuer}", "{PUBLIC_CLIENT_ID}", "alice", "alice-password",\n')
+    w(f'            totp="<code>", acr_values="{idp.mfa_acr}", max_age=60)\n')
+    w("  print(t.access_token)\n\n")
+    w("Or a machine token with curl (no user, so it never satisfies a step-up route):\n")
+    w(
+        f"  curl -s -u {CONFIDENTIAL_CLIENT_ID}:{CONFIDENTIAL_CLIENT_SECRET} "
+        f"-d grant_type=client_credentials -d scope=dogs:read {idp.token_endpoint}\n\n"
+    )
+    w("Press Ctrl-C to stop.\n")

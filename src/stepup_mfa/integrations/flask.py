@@ -1,0 +1,228 @@
+"""Flask adapter: an extension with ``require`` for views and ``protect`` for whole blueprints.
+
+::
+
+    stepup = FlaskStepUp(guard)          # or FlaskStepUp() and stepup.init_app(app, guard=guard)
+
+    @app.get("/cats/")
+    @stepup.require(MFA_60S)
+    def cats():
+        return {"sub": current_principal.subject}
+
+    stepup.protect(admin_blueprint, AUTHENTICATED)
+
+Sync views are checked with ``guard.check``, ``async def`` views with ``guard.acheck``.
+``require`` also decorates ``View``/``MethodView`` methods or goes in ``View.decorators``.
+
+A refusal is raised as :class:`StepUpDenied`, a werkzeug ``HTTPException`` whose concrete class
+follows the status (``Unauthorized``, ``Forbidden``, ``BadRequest``, ``ServiceUnavailable``), so
+``@app.errorhandler(401)``, ``@app.errorhandler(StepUpDenied)`` and the like customise it as
+usual. Its default response is ``guard.denial(...)``, byte for byte what every adapter sends.
+
+State lives in ``app.extensions["stepup_mfa"]`` (the app's Guard); the extension object holds no
+app, so one extension serves an app factory's many apps.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from flask import Blueprint, Flask, current_app, g, request
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    HTTPException,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from werkzeug.local import LocalProxy
+from werkzeug.wrappers import Response
+
+from .._core.credentials import RequestView
+from .._core.decision import Decision
+from .._core.errors import ConfigurationError
+from .._core.policy import Policy
+from .._core.principal import Principal
+from .._guard import Denial, Guard
+from ..asgi import PRINCIPAL_KEY
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.wrappers import Request as WSGIRequest
+
+__all__ = [
+    "EXTENSION_KEY",
+    "FlaskStepUp",
+    "StepUpDenied",
+    "current_principal",
+    "get_principal",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXTENSION_KEY = "stepup_mfa"
+_G_KEY = "_stepup_mfa_principal"
+_FORM = "application/x-www-form-urlencoded"
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class StepUpDenied(HTTPException):
+    """A refused request. ``decision`` says why; ``denial`` is the response the Guard shaped
+    (negotiated against the request's ``Accept`` when raised)."""
+
+    def __init__(self, decision: Decision, denial: Denial) -> None:
+        error = decision.error
+        super().__init__(description=error.description if error is not None else None)
+        if self.code is None:
+            self.code = denial.status
+        self.decision = decision
+        self.denial = denial
+
+    def get_response(
+        self,
+        environ: WSGIEnvironment | WSGIRequest | None = None,
+        scope: dict[str, Any] | None = None,
+    ) -> Response:
+        denial = self.denial
+        return Response(denial.body, denial.status, list(denial.headers))
+
+
+class StepUpUnauthorized(StepUpDenied, Unauthorized):
+    """401: no token, an invalid token, or a step-up challenge."""
+
+
+class StepUpForbidden(StepUpDenied, Forbidden):
+    """403: the token lacks a scope or fails an application rule."""
+
+
+class StepUpBadRequest(StepUpDenied, BadRequest):
+    """400: a malformed request (two Authorization lines, a token sent two ways...)."""
+
+
+class StepUpUnavailable(StepUpDenied, ServiceUnavailable):
+    """503: the authorization server cannot be used right now (fail closed)."""
+
+
+_BY_STATUS: dict[int, type[StepUpDenied]] = {
+    400: StepUpBadRequest,
+    401: StepUpUnauthorized,
+    403: StepUpForbidden,
+    503: StepUpUnavailable,
+}
+
+
+def get_principal() -> Principal | None:
+    """The principal admitted for the current request, or ``None`` (anonymous route, no check).
+
+    Set by ``require``/``protect``, or by :class:`~stepup_mfa.wsgi.StepUpWSGIMiddleware` when the
+    app is wrapped in it.
+    """
+    principal: Principal | None = g.get(_G_KEY)
+    if principal is None:
+        principal = request.environ.get(PRINCIPAL_KEY)
+    return principal
+
+
+def _current_principal() -> Principal:
+    principal = get_principal()
+    if principal is None:
+        raise RuntimeError(
+            "no principal for this request: the route is anonymous or not protected by stepup-mfa"
+        )
+    return principal
+
+
+#: The current request's :class:`Principal`; raises ``RuntimeError`` when there is none.
+current_principal: Principal = cast(Principal, LocalProxy(_current_principal))
+
+
+class FlaskStepUp:
+    """The Flask extension. ``guard`` here is the default for every app it is initialised on."""
+
+    def __init__(self, guard: Guard | None = None, app: Flask | None = None) -> None:
+        self.guard = guard
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, guard: Guard | None = None) -> None:
+        """Attach a Guard to ``app`` (``guard`` or the one given to the constructor)."""
+        chosen = guard or self.guard
+        if chosen is None:
+            raise ConfigurationError("FlaskStepUp needs a Guard: FlaskStepUp(guard) or init_app")
+        app.extensions[EXTENSION_KEY] = chosen
+
+    def _guard(self) -> Guard:
+        guard: Guard | None = current_app.extensions.get(EXTENSION_KEY) or self.guard
+        if guard is None:
+            raise ConfigurationError("stepup-mfa is not initialised on this app (init_app)")
+        return guard
+
+    def require(self, policy: Policy) -> Callable[[F], F]:
+        """Refuse calls to the decorated view unless the request satisfies ``policy``."""
+
+        def decorate(view: F) -> F:
+            if inspect.iscoroutinefunction(view):
+
+                @functools.wraps(view)
+                async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+                    guard = self._guard()
+                    _admit(guard, await guard.acheck(_request_view(guard), policy))
+                    return await view(*args, **kwargs)
+
+                return cast(F, guarded_async)
+
+            @functools.wraps(view)
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                guard = self._guard()
+                _admit(guard, guard.check(_request_view(guard), policy))
+                return view(*args, **kwargs)
+
+            return cast(F, guarded)
+
+        return decorate
+
+    def protect(self, blueprint: Blueprint, policy: Policy) -> None:
+        """Check every request to ``blueprint``'s views against ``policy`` (before ``require``).
+
+        CORS preflight requests pass, as in the middlewares: they carry no credentials by design.
+        """
+
+        def stepup_mfa_protect() -> None:
+            if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+                return
+            guard = self._guard()
+            _admit(guard, guard.check(_request_view(guard), policy))
+
+        blueprint.before_request(stepup_mfa_protect)
+
+
+def _request_view(guard: Guard) -> RequestView:
+    environ = request.environ
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    body: bytes | None = None
+    if (
+        guard.token_methods.body
+        and request.method not in _NO_BODY_METHODS
+        and request.mimetype == _FORM
+    ):
+        body = request.get_data(cache=True)
+    return RequestView(
+        request.method,
+        request.path,
+        (authorization,) if authorization is not None else (),
+        environ.get("QUERY_STRING", ""),
+        request.content_type if body is not None else None,
+        body,
+    )
+
+
+def _admit(guard: Guard, decision: Decision) -> None:
+    """Record the principal, or raise the refusal the Guard shaped."""
+    if decision.allowed:
+        setattr(g, _G_KEY, decision.principal)
+        return
+    denial = guard.denial(decision, request.headers.get("Accept"))
+    raise _BY_STATUS.get(denial.status, StepUpDenied)(decision, denial)

@@ -1,0 +1,156 @@
+"""Starlette adapter: a ``require`` decorator for endpoints, and the principal on the request.
+
+::
+
+    @require(guard, MFA_60S)
+    async def cats(request: Request) -> Response:
+        return JSONResponse({"sub": principal_of(request).subject})
+
+The decorator works on endpoint functions (``async def`` and plain ``def``, the latter still run
+in the threadpool as Starlette would), on ``HTTPEndpoint`` / ``WebSocketEndpoint`` methods, and on
+websocket endpoints, which are closed with 1008 when refused. The check itself always runs with
+``guard.acheck`` on the event loop, so a new token never ties up a worker thread while the
+verifier fetches keys.
+
+A refusal is answered with ``guard.denial(...)``, the same bytes every other adapter sends.
+:class:`StepUpDenied` is the exception form of a refusal, raised by the FastAPI dependency; it is
+a Starlette ``HTTPException``, so even an app without :func:`install_handler` answers with the
+right status and ``WWW-Authenticate`` header.
+
+The raw ASGI middleware with a route table lives in :mod:`stepup_mfa.asgi` and is re-exported here.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from .._core.decision import Decision
+from .._core.policy import Policy
+from .._core.principal import Principal
+from .._guard import Denial, Guard
+from ..asgi import (
+    PRINCIPAL_KEY,
+    StepUpMiddleware,
+    admit,
+    close_websocket,
+    request_view,
+    route_path,
+    wants_form_body,
+)
+
+__all__ = [
+    "StepUpDenied",
+    "StepUpMiddleware",
+    "denial_response",
+    "install_handler",
+    "principal_of",
+    "require",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StepUpDenied(HTTPException):
+    """A refused request, as an exception: carries the :class:`Decision` and the Guard's
+    ready-made :class:`Denial` (negotiated against the request's ``Accept`` when raised)."""
+
+    def __init__(self, decision: Decision, denial: Denial) -> None:
+        error = decision.error
+        super().__init__(
+            denial.status,
+            detail=error.description if error is not None else None,
+            headers={name: value for name, value in denial.headers if name != "Content-Type"},
+        )
+        self.decision = decision
+        self.denial = denial
+
+
+def denial_response(denial: Denial) -> Response:
+    """The Starlette response for a :class:`Denial`; headers and body exactly as shaped."""
+    response = Response(denial.body, status_code=denial.status)  # no media type: no Content-Type
+    response.raw_headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in denial.headers
+    )
+    return response
+
+
+async def _handle_denied(_request: Request, exc: Exception) -> Response:
+    return denial_response(cast(StepUpDenied, exc).denial)
+
+
+def install_handler(app: Any) -> None:
+    """Register the handler that renders :class:`StepUpDenied` as ``guard.denial`` shaped it.
+
+    ``app`` is a Starlette or FastAPI application. Without it a refusal still carries the right
+    status and challenge, but the body is the framework's default error body.
+    """
+    app.add_exception_handler(StepUpDenied, _handle_denied)
+
+
+def principal_of(connection: HTTPConnection) -> Principal | None:
+    """The principal admitted for this request or websocket (``None`` on anonymous routes).
+
+    Also available as ``request.state.principal`` and ``request.scope["stepup_mfa.principal"]``.
+    """
+    principal: Principal | None = connection.scope.get(PRINCIPAL_KEY)
+    return principal
+
+
+async def check_connection(guard: Guard, connection: HTTPConnection, policy: Policy) -> Decision:
+    """Run the Guard for a Starlette request or websocket; on success record the principal."""
+    scope = connection.scope
+    form_body: bytes | None = None
+    if isinstance(connection, Request) and wants_form_body(guard, scope):
+        # Starlette caches the body on the Request, so the endpoint can still read it.
+        form_body = await connection.body()
+    decision = await guard.acheck(request_view(scope, route_path(scope), form_body), policy)
+    if decision.allowed:
+        admit(scope, decision)
+    return decision
+
+
+def require(guard: Guard, policy: Policy) -> Callable[[F], F]:
+    """Refuse calls to the decorated endpoint unless the request satisfies ``policy``."""
+
+    def decorate(endpoint: F) -> F:
+        is_async = inspect.iscoroutinefunction(endpoint)
+
+        @functools.wraps(endpoint)
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            connection = _connection(args, kwargs)
+            decision = await check_connection(guard, connection, policy)
+            if not decision.allowed:
+                if isinstance(connection, WebSocket):
+                    await close_websocket(connection.send, decision)
+                    return None
+                return denial_response(guard.denial(decision, connection.headers.get("accept")))
+            if is_async:
+                return await endpoint(*args, **kwargs)
+            return await run_in_threadpool(endpoint, *args, **kwargs)
+
+        return cast(F, guarded)
+
+    return decorate
+
+
+def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
+    """The request or websocket among an endpoint's arguments.
+
+    Starlette passes it positionally and last: ``(request)`` for a function, ``(self, request)``
+    for an endpoint method. FastAPI passes every parameter by keyword.
+    """
+    if args and isinstance(args[-1], HTTPConnection):
+        return args[-1]
+    for value in kwargs.values():
+        if isinstance(value, HTTPConnection):
+            return value
+    raise TypeError("@require needs an endpoint that receives the Request or WebSocket")

@@ -1,8 +1,9 @@
 """The seed's catsdogs API on Starlette, protected by one middleware and a route table.
 
 The table lives in ``policies.toml`` beside this file, so the people who own security policy can
-change which endpoint needs which assurance without touching the handlers. ``STEPUP_MFA_ACR`` and
-``STEPUP_MFA_MAX_AGE`` override the MFA policy's values for the issuer at hand.
+change which endpoint needs which assurance without touching the handlers. The "mfa-recent" policy
+it names is built here from ``STEPUP_MFA_ACR`` and ``STEPUP_MFA_MAX_AGE``, because the acr value that
+means MFA depends on the authorization server.
 
 Run it with ``python examples/starlette_app/app.py``; it reads the STEPUP_* variables (see README).
 """
@@ -42,7 +43,7 @@ async def cats(request: Request) -> JSONResponse:
 def create_app(settings: StepUpSettings | None = None) -> Starlette:
     settings = settings or StepUpSettings.from_env()
     routes = RouteTable.from_toml(
-        POLICY_FILE, overrides={"mfa-recent": settings.mfa_policy(name="mfa-recent")}
+        POLICY_FILE, policies={"mfa-recent": settings.mfa_policy(name="mfa-recent")}
     )
     guard = Guard(settings.verifier(), realm="catsdogs")
     return Starlette(

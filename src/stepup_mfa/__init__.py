@@ -32,6 +32,7 @@ from ._core.policy import (
 )
 from ._core.principal import Principal
 from ._guard import Denial, Guard
+from ._settings import StepUpSettings
 
 __all__ = [
     "ANONYMOUS",
@@ -58,6 +59,7 @@ __all__ = [
     "RequestView",
     "Rule",
     "StepUpError",
+    "StepUpSettings",
     "TokenMethods",
     "VerifierUnavailable",
     "evaluate",

@@ -25,7 +25,7 @@ from ._core.errors import ConfigurationError
 from ._core.policy import Policy
 from ._verify.base import TokenVerifier
 
-DEV_ISSUER = "http://127.0.0.1:9000"
+DEV_ISSUER = "http://127.0.0.1:9400"
 DEV_AUDIENCE = "https://api.example.com"
 DEV_MFA_ACR = "urn:stepup-mfa:acr:mfa"
 

@@ -147,9 +147,7 @@ class RouteTable:
             raise ConfigurationError(f"{name}: cannot read the route table ({error})") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigurationError(f"{name}: invalid TOML: {error}") from None
-        return cls.from_dict(
-            data, source=os.path.basename(name), policies=policies, cors_preflight=cors_preflight
-        )
+        return cls.from_dict(data, source=name, policies=policies, cors_preflight=cors_preflight)
 
     @classmethod
     def from_dict(
@@ -199,9 +197,12 @@ class RouteTable:
                 raise ConfigurationError(f'{where}: match must look like "GET /cats/"')
             methods, _, route_path = match.strip().partition(" ")
             where = f"{where} ({match.strip()})"
-            routes.append(
-                Route(methods.split(","), route_path.strip(), lookup(entry.get("policy"), where))
+            route = Route(
+                methods.split(","), route_path.strip(), lookup(entry.get("policy"), where)
             )
+            _methods(route.methods, where)
+            _compile(route.path, where)
+            routes.append(route)
         try:
             return cls(routes, default=default, cors_preflight=cors_preflight)
         except ConfigurationError as error:

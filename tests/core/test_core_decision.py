@@ -353,7 +353,9 @@ def test_r9470_12_s8_invalid_token_discloses_no_requirement() -> None:
 def test_r9470_13_challenge_does_not_depend_on_the_user() -> None:
     admin = principal(sub="admin", role="admin", client_id="ops", acr=PWD)
     user = principal(sub="u2", role="user", client_id="web", acr=PWD)
-    assert evaluate(admin, CATS, NOW, SETTINGS).headers == evaluate(user, CATS, NOW, SETTINGS).headers
+    assert (
+        evaluate(admin, CATS, NOW, SETTINGS).headers == evaluate(user, CATS, NOW, SETTINGS).headers
+    )
 
 
 def test_s11_weak_tokens_keep_being_challenged() -> None:
@@ -487,7 +489,9 @@ def test_r9728_resource_metadata_is_emitted_without_credentials() -> None:
 def test_r6750_12_emitted_scope_is_space_separated() -> None:
     policy = Policy(scopes=["cats:write", "cats:read"])
     decision = evaluate(principal(scope="dogs:read"), policy, NOW, SETTINGS)
-    assert re.fullmatch(r"[!#-\[\]-~]+( [!#-\[\]-~]+)*", challenge_of(decision).param("scope") or "")
+    assert re.fullmatch(
+        r"[!#-\[\]-~]+( [!#-\[\]-~]+)*", challenge_of(decision).param("scope") or ""
+    )
 
 
 def test_r6750_12_emitted_scope_names_every_required_scope() -> None:

@@ -41,8 +41,10 @@ from .jws import (
     RSA_ALGORITHMS,
     SUPPORTED_ALGORITHMS,
     MalformedJSON,
+    decode_json_segment,
+    decode_signature,
     loads_json_marking_duplicates,
-    parse_compact_jws,
+    split_compact_jws,
 )
 
 logger = logging.getLogger("stepup_mfa.jwt")
@@ -58,6 +60,7 @@ _ACCESS_TOKEN_TYP = "at+jwt"
 _PLAIN_JWT_TYP = "jwt"
 _MAX_KID_LENGTH = 1024
 _MAX_UNKNOWN_KIDS = 1024
+_MAX_CHECKED_HEADERS = 256
 _JWKS_ACCEPT = (("accept", "application/jwk-set+json, application/json"),)
 
 
@@ -242,6 +245,7 @@ class JWTVerifier:
         self._stale_keys_grace = float(stale_keys_grace)
         self._retry_interval = float(retry_interval)
         self._max_token_length = max_token_length
+        self._checked_headers: dict[str, tuple[str, str | None]] = {}
 
     @staticmethod
     def _jwks_uris(
@@ -325,34 +329,56 @@ class JWTVerifier:
         Raises :class:`InvalidToken` for a token that fails any check and
         :class:`VerifierUnavailable` when no trustworthy keys can be had (fail closed).
         """
-        jws = parse_compact_jws(token, self._max_token_length)
-        alg, kid = self._check_header(jws.header)
+        header_b64, payload_b64, signature_b64, signed_length = split_compact_jws(
+            token, self._max_token_length
+        )
+        # A header is a pure function of its segment, and every token of a key repeats it:
+        # the checked (alg, kid) are remembered per segment (bounded; only headers that pass).
+        checked = self._checked_headers.get(header_b64)
+        if checked is None:
+            checked = self._check_header(decode_json_segment(header_b64))
+            if len(self._checked_headers) >= _MAX_CHECKED_HEADERS:
+                self._checked_headers.clear()
+            self._checked_headers[header_b64] = checked
+        alg, kid = checked
+        payload = decode_json_segment(payload_b64)
         # Unverified data picks the key set, nothing else (R8725-9, K10, K11).
-        issuer = jws.payload.get("iss")
+        issuer = payload.get("iss")
         state = self._issuers.get(issuer) if type(issuer) is str else None
         if state is None:
             raise InvalidToken("The access token was issued by an untrusted issuer")
 
-        key_set = yield from self._current_keys(state, now)
-        candidates = key_set.candidates(kid, alg)
-        if not candidates:
-            if kid is None or kid in key_set.by_kid:
-                # The key exists but may not verify this alg (R8725-3, R7517-3, A4, A5).
-                raise InvalidToken("The access token algorithm does not match its key")
-            key_set = yield from self._keys_with_unknown_kid(state, kid, now)
-            candidates = key_set.candidates(kid, alg)
-            if not candidates:
-                raise InvalidToken("The access token signing key is unknown")
+        key_set = state.key_set
+        if key_set is None or now >= state.fresh_until:
+            key_set = yield from self._current_keys(state, now)
+        if kid is None:
+            pool = key_set.keys
+        else:
+            found = key_set.by_kid.get(kid)
+            if found is None:
+                key_set = yield from self._keys_with_unknown_kid(state, kid, now)
+                found = key_set.by_kid.get(kid, ())
+            pool = found
 
-        signing_input = jws.signing_input
-        signature = jws.signature
-        for signing_key in candidates:  # R9068-6: only keys from the issuer's JWKS
-            if signing_key.verify(alg, signing_input, signature):
+        signature = decode_signature(signature_b64)
+        signing_input = token[:signed_length].encode("ascii")
+        serves_alg = False
+        for signing_key in pool:  # R9068-6: only keys from the issuer's JWKS
+            signature_check = signing_key.checks.get(alg)
+            if signature_check is None:
+                continue
+            serves_alg = True
+            if signature_check(signing_input, signature):
                 break
         else:
+            if not pool:
+                raise InvalidToken("The access token signing key is unknown")
+            if not serves_alg:
+                # The key exists but may not verify this alg (R8725-3, R7517-3, A4, A5).
+                raise InvalidToken("The access token algorithm does not match its key")
             raise InvalidToken("The access token signature is invalid")
 
-        principal = self._judge_claims(jws.payload, now)
+        principal = self._judge_claims(payload, now)
         self._remember(token, principal, state.issuer, signing_key)
         return principal
 

@@ -1,0 +1,279 @@
+"""``stepup-mfa demo``: the seed scenario, narrated, against real servers on loopback.
+
+It starts the development authorization server in this process and one of the example apps
+(``examples/starlette_app`` or ``examples/flask_app``) as a separate process configured only
+through its documented ``STEPUP_*`` variables, then plays the user and the client: anonymous
+``/``, ``/dogs/`` without and with a token, ``/cats/`` asking for step-up, the TOTP login, the MFA
+window running out, and the re-authentication. Every answer is checked; the exit status is 0 only
+when each step answered as the seed scenario says it must.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, TextIO
+
+import httpx
+
+from ._core.challenge import Challenge, parse_www_authenticate
+from ._core.errors import MalformedHeader
+
+if TYPE_CHECKING:
+    from .devidp import DevIdP, DevIdPClient
+
+DEMO_USER = "alice"
+
+
+class DemoFailure(Exception):
+    """A step did not answer as the seed scenario requires."""
+
+
+def find_example(app: str) -> Path:
+    """The example's ``app.py``: in the current directory's checkout, or beside this package's."""
+    relative = Path("examples") / f"{app}_app" / "app.py"
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (root / relative).is_file():
+            return root / relative
+    raise DemoFailure(
+        f"cannot find {relative.as_posix()}: run the demo from a checkout of stepup-mfa"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(slots=True)
+class ExampleServer:
+    """An example app running as its own process, the way a user would start it."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-4000:]
+
+
+@contextmanager
+def run_example(path: Path, env: dict[str, str], timeout: float = 30.0) -> Iterator[ExampleServer]:
+    port = _free_port()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, str(path)],
+            env={**os.environ, **env, "PORT": str(port)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = ExampleServer(f"http://127.0.0.1:{port}", process, log)
+        try:
+            _wait_until_serving(server, timeout)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_serving(server: ExampleServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise DemoFailure(f"the example app exited early:\n{server.output()}")
+        try:
+            httpx.get(server.url + "/", timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise DemoFailure(f"the example app did not start within {timeout:.0f} s:\n{server.output()}")
+
+
+class Narrator:
+    """Prints each exchange and checks it."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.step = 0
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def title(self, text: str) -> None:
+        self.step += 1
+        self.say(f"\n[{self.step}] {text}")
+
+    def exchange(
+        self, client: httpx.Client, path: str, token: str | None, expect_status: int
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = client.get(path, headers=headers)
+        shown_token = "Bearer <access token>" if token else "no token"
+        self.say(f"    GET {path}  ({shown_token})")
+        self.say(f"    -> {response.status_code} {response.reason_phrase}")
+        challenge = response.headers.get("WWW-Authenticate")
+        if challenge:
+            self.say(f"       WWW-Authenticate: {challenge}")
+        elif response.status_code == 200:
+            self.say(f"       {response.text.strip()[:100]}")
+        if response.status_code != expect_status:
+            raise DemoFailure(f"expected {expect_status}, got {response.status_code}")
+        return response
+
+    def countdown(self, seconds: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        for remaining in range(seconds, 0, -1):
+            if self.out.isatty():
+                print(f"\r    {remaining:3d} s left ", end="", file=self.out, flush=True)
+            elif remaining % 5 == 0 or remaining == seconds:
+                self.say(f"    {remaining} s left")
+            sleep(1)
+        if self.out.isatty():
+            print("\r    window passed     ", file=self.out, flush=True)
+
+
+def step_up_challenge(response: httpx.Response) -> Challenge:
+    """The RFC 9470 challenge in ``response``, or a :class:`DemoFailure`."""
+    try:
+        challenges = parse_www_authenticate(response.headers.get("WWW-Authenticate", ""))
+    except MalformedHeader as exc:
+        raise DemoFailure(f"unparseable WWW-Authenticate: {exc}") from exc
+    for challenge in challenges:
+        if challenge.error == "insufficient_user_authentication":
+            return challenge
+    raise DemoFailure("expected an insufficient_user_authentication challenge")
+
+
+def _describe(claims: dict[str, object], now: float) -> str:
+    auth_time = claims.get("auth_time")
+    age = f"{now - auth_time:.0f} s ago" if isinstance(auth_time, int | float) else "unknown"
+    return f"acr={claims.get('acr')}  amr={claims.get('amr')}  authenticated {age}"
+
+
+def run_demo(
+    app: str = "starlette",
+    max_age: int = 10,
+    serve: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run the walkthrough (or, with ``serve``, keep both servers up); return the exit status."""
+    from .devidp import DevIdP, DevIdPClient
+
+    narrator = Narrator(out)
+    try:
+        example = find_example(app)
+        with DevIdP(port=0) as idp:
+            env = {
+                "STEPUP_ISSUER": idp.issuer,
+                "STEPUP_AUDIENCE": idp.audience,
+                "STEPUP_TOKEN_MODE": "jwt",
+                "STEPUP_MFA_ACR": idp.mfa_acr,
+                "STEPUP_MFA_MAX_AGE": str(max_age),
+                "STEPUP_ALLOW_INSECURE_HTTP": "1",
+            }
+            narrator.say(f"Authorization server (stepup-mfa dev-idp): {idp.issuer}")
+            with run_example(example, env) as api:
+                narrator.say(f"API ({app} example, /cats/ needs MFA within {max_age} s): {api.url}")
+                if serve:
+                    return _serve(idp, api, narrator)
+                with (
+                    DevIdPClient(idp.issuer) as idp_client,
+                    httpx.Client(base_url=api.url, timeout=10.0) as http,
+                ):
+                    _walkthrough(idp, idp_client, http, narrator, max_age)
+    except DemoFailure as failure:
+        narrator.say(f"\nDEMO FAILED at step {narrator.step}: {failure}")
+        return 1
+    narrator.say(f"\nAll {narrator.step} steps answered as the seed scenario requires.")
+    return 0
+
+
+def _walkthrough(
+    idp: DevIdP, idp_client: DevIdPClient, http: httpx.Client, narrator: Narrator, max_age: int
+) -> None:
+    from .devidp import LoginError
+
+    user = idp.users[DEMO_USER]
+    password = user.password
+
+    def totp() -> str:
+        code = idp.totp_code(DEMO_USER)
+        narrator.say(f"    (the user reads {code} from the authenticator app)")
+        return code
+
+    def login(**kwargs: object) -> str:
+        try:
+            tokens = idp_client.login(DEMO_USER, password, **kwargs)  # type: ignore[arg-type]
+        except LoginError as exc:
+            raise DemoFailure(f"login failed: {exc}") from exc
+        narrator.say(f"    -> access token: {_describe(tokens.unverified_claims(), time.time())}")
+        return tokens.access_token
+
+    narrator.title("Anyone may read the front page")
+    narrator.exchange(http, "/", None, 200)
+
+    narrator.title("/dogs/ needs a token")
+    narrator.exchange(http, "/dogs/", None, 401)
+
+    narrator.title(f"{DEMO_USER} logs in with her password only")
+    token = login()
+
+    narrator.title("/dogs/ accepts any valid token")
+    narrator.exchange(http, "/dogs/", token, 200)
+
+    narrator.title("/cats/ wants fresh MFA: the API asks for a step-up")
+    challenge = step_up_challenge(narrator.exchange(http, "/cats/", token, 401))
+    if idp.mfa_acr not in challenge.acr_values:
+        raise DemoFailure(f"the challenge should ask for acr {idp.mfa_acr}")
+
+    narrator.title(
+        f"The client sends {DEMO_USER} back with acr_values={' '.join(challenge.acr_values)}"
+        f" max_age={challenge.max_age}: she enters her TOTP code"
+    )
+    token = login(acr_values=challenge.acr_values, max_age=challenge.max_age, totp=totp)
+
+    narrator.title("/cats/ accepts the stepped-up token")
+    narrator.exchange(http, "/cats/", token, 200)
+
+    narrator.title(f"Time passes: the {max_age} s MFA window runs out")
+    narrator.countdown(max_age + 1)
+    challenge = step_up_challenge(narrator.exchange(http, "/cats/", token, 401))
+    if challenge.max_age != max_age:
+        raise DemoFailure(f"the challenge should carry max_age={max_age}")
+
+    narrator.title(f"{DEMO_USER} re-authenticates (max_age={challenge.max_age}) with her TOTP code")
+    token = login(acr_values=challenge.acr_values, max_age=challenge.max_age, totp=totp)
+
+    narrator.title("/cats/ accepts the fresh token again")
+    narrator.exchange(http, "/cats/", token, 200)
+
+
+def _serve(idp: DevIdP, api: ExampleServer, narrator: Narrator) -> int:
+    narrator.say("\nBoth servers are running; press Ctrl-C to stop.")
+    for user in idp.users.values():
+        narrator.say(
+            f"  user {user.username}: password {user.password}, TOTP secret {user.totp_secret}"
+        )
+    narrator.say(f"  try: curl -i {api.url}/dogs/")
+    try:
+        while api.process.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    narrator.say(f"the example app stopped:\n{api.output()}")
+    return 1

@@ -26,6 +26,7 @@ import httpx
 
 from ._core.challenge import Challenge, parse_www_authenticate
 from ._core.errors import MalformedHeader
+from ._settings import TokenMode
 
 if TYPE_CHECKING:
     from .devidp import DevIdP, DevIdPClient
@@ -165,10 +166,29 @@ def _describe(claims: dict[str, object], now: float) -> str:
     return f"acr={claims.get('acr')}  amr={claims.get('amr')}  authenticated {age}"
 
 
+def example_environment(idp: DevIdP, token_mode: TokenMode, max_age: int) -> dict[str, str]:
+    """The ``STEPUP_*`` settings that point an example at ``idp`` (the documented interface)."""
+    from .devidp import RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET
+
+    env = {
+        "STEPUP_ISSUER": idp.issuer,
+        "STEPUP_AUDIENCE": idp.audience if token_mode == "jwt" else idp.opaque_audience,
+        "STEPUP_TOKEN_MODE": token_mode,
+        "STEPUP_MFA_ACR": idp.mfa_acr,
+        "STEPUP_MFA_MAX_AGE": str(max_age),
+        "STEPUP_ALLOW_INSECURE_HTTP": "1",
+    }
+    if token_mode == "introspection":
+        env["STEPUP_INTROSPECTION_CLIENT_ID"] = RESOURCE_SERVER_CLIENT_ID
+        env["STEPUP_INTROSPECTION_CLIENT_SECRET"] = RESOURCE_SERVER_CLIENT_SECRET
+    return env
+
+
 def run_demo(
     app: str = "starlette",
     max_age: int = 10,
     serve: bool = False,
+    token_mode: TokenMode = "jwt",
     out: TextIO = sys.stdout,
 ) -> int:
     """Run the walkthrough (or, with ``serve``, keep both servers up); return the exit status."""
@@ -178,24 +198,19 @@ def run_demo(
     try:
         example = find_example(app)
         with DevIdP(port=0) as idp:
-            env = {
-                "STEPUP_ISSUER": idp.issuer,
-                "STEPUP_AUDIENCE": idp.audience,
-                "STEPUP_TOKEN_MODE": "jwt",
-                "STEPUP_MFA_ACR": idp.mfa_acr,
-                "STEPUP_MFA_MAX_AGE": str(max_age),
-                "STEPUP_ALLOW_INSECURE_HTTP": "1",
-            }
             narrator.say(f"Authorization server (stepup-mfa dev-idp): {idp.issuer}")
-            with run_example(example, env) as api:
-                narrator.say(f"API ({app} example, /cats/ needs MFA within {max_age} s): {api.url}")
+            with run_example(example, example_environment(idp, token_mode, max_age)) as api:
+                narrator.say(
+                    f"API ({app} example, {token_mode} tokens, /cats/ needs MFA within "
+                    f"{max_age} s): {api.url}"
+                )
                 if serve:
                     return _serve(idp, api, narrator)
                 with (
                     DevIdPClient(idp.issuer) as idp_client,
                     httpx.Client(base_url=api.url, timeout=10.0) as http,
                 ):
-                    _walkthrough(idp, idp_client, http, narrator, max_age)
+                    _walkthrough(idp, idp_client, http, narrator, max_age, token_mode)
     except DemoFailure as failure:
         narrator.say(f"\nDEMO FAILED at step {narrator.step}: {failure}")
         return 1
@@ -204,9 +219,17 @@ def run_demo(
 
 
 def _walkthrough(
-    idp: DevIdP, idp_client: DevIdPClient, http: httpx.Client, narrator: Narrator, max_age: int
+    idp: DevIdP,
+    idp_client: DevIdPClient,
+    http: httpx.Client,
+    narrator: Narrator,
+    max_age: int,
+    token_mode: TokenMode,
 ) -> None:
     from .devidp import LoginError
+
+    # Opaque tokens are issued for the second audience (RFC 8707 resource indicator).
+    resource = idp.opaque_audience if token_mode == "introspection" else None
 
     user = idp.users[DEMO_USER]
     password = user.password
@@ -218,10 +241,19 @@ def _walkthrough(
 
     def login(**kwargs: object) -> str:
         try:
-            tokens = idp_client.login(DEMO_USER, password, **kwargs)  # type: ignore[arg-type]
+            tokens = idp_client.login(
+                DEMO_USER,
+                password,
+                resource=resource,
+                **kwargs,  # type: ignore[arg-type]
+            )
         except LoginError as exc:
             raise DemoFailure(f"login failed: {exc}") from exc
-        narrator.say(f"    -> access token: {_describe(tokens.unverified_claims(), time.time())}")
+        if resource is None:
+            facts = _describe(tokens.unverified_claims(), time.time())
+            narrator.say(f"    -> access token (JWT): {facts}")
+        else:
+            narrator.say("    -> access token (opaque; the API introspects it)")
         return tokens.access_token
 
     narrator.title("Anyone may read the front page")

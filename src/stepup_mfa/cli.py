@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     subcommands.required = True
     _add_dev_idp(subcommands)
+    _add_demo(subcommands)
     return parser
 
 
@@ -37,6 +38,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     return handler(args)
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+
+def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = subcommands.add_parser(
+        "demo",
+        help="run the seed scenario end to end (dev-idp + an example API), narrated",
+        description=(
+            "Start the development authorization server and an example API on free loopback "
+            "ports, then play the seed scenario: / anonymous, /dogs/ authenticated, /cats/ MFA "
+            "within --max-age seconds, step-up with a TOTP code, the window running out, and "
+            "re-authentication. Exits 0 only when every step answers as expected."
+        ),
+    )
+    command.add_argument("--app", choices=("starlette", "flask"), default="starlette")
+    command.add_argument(
+        "--max-age", type=int, default=10, help="MFA window of /cats/ in seconds (default 10)"
+    )
+    command.add_argument(
+        "--token-mode",
+        choices=("jwt", "introspection"),
+        default="jwt",
+        help="JWT access tokens checked with JWKS, or opaque ones checked by introspection",
+    )
+    command.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep both servers running for a browser or an HTTP client instead",
+    )
+    command.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    if args.max_age < 1:
+        print("stepup-mfa demo: --max-age must be at least 1", file=sys.stderr)
+        return 2
+    return run_demo(
+        app=args.app, max_age=args.max_age, serve=args.serve, token_mode=args.token_mode
+    )
 
 
 # -- dev-idp -------------------------------------------------------------------------------------

@@ -39,8 +39,8 @@ def test_errorhandler_by_status_customises_the_refusal(guard: Guard) -> None:
         return "meow"
 
     @app.errorhandler(401)
-    def unauthorized(error: StepUpDenied) -> tuple[dict[str, Any], int, dict[str, str]]:
-        headers = dict(error.denial.headers)
+    def unauthorized(error: StepUpDenied) -> tuple[dict[str, Any], int, dict[str, Any]]:
+        headers = {"WWW-Authenticate": error.decision.www_authenticate}
         return {"custom": error.decision.error.code}, 401, headers  # type: ignore[union-attr]
 
     response = app.test_client().get("/cats/")

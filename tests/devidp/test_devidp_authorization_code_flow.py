@@ -200,6 +200,7 @@ def test_unknown_resource_is_an_invalid_target_rfc8707(idp: DevIdP) -> None:
 def test_refresh_keeps_the_original_authentication_r9470_11(
     idp: DevIdP, clock: FrozenClock, claims_of: Callable[[str], dict[str, Any]]
 ) -> None:
+    """Checklist: R9470-11."""
     first = login(
         idp.issuer, "demo-client", *ALICE, totp=idp.totp_code("alice"), acr_values=idp.mfa_acr
     )
@@ -234,6 +235,7 @@ def test_refresh_tokens_rotate(idp: DevIdP) -> None:
 def test_client_credentials_token_has_no_user_r9068_15(
     idp: DevIdP, claims_of: Callable[[str], dict[str, Any]]
 ) -> None:
+    """Checklist: R9068-15."""
     answer = httpx.post(
         idp.token_endpoint,
         data={"grant_type": "client_credentials", "scope": "dogs:read"},

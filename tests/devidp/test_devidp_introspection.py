@@ -42,6 +42,7 @@ def test_the_second_audience_gets_opaque_tokens(idp: DevIdP) -> None:
 def test_introspection_carries_the_step_up_facts_top_level_r9470_9(
     idp: DevIdP, clock: FrozenClock
 ) -> None:
+    """Checklist: R9470-9."""
     token = _opaque(idp, totp=idp.totp_code("alice"), acr_values=idp.mfa_acr)
     answer = _introspect(idp, token, token_type_hint="access_token").json()
     assert answer["active"] is True
@@ -63,18 +64,21 @@ def test_introspection_carries_the_step_up_facts_top_level_r9470_9(
 def test_introspection_requires_client_authentication_r7662_2(
     idp: DevIdP, auth: tuple[str, str] | None
 ) -> None:
+    """Checklist: R7662-2."""
     response = _introspect(idp, _opaque(idp), auth)
     assert response.status_code in (400, 401)
     assert response.json()["error"] == "invalid_client"
 
 
 def test_a_client_not_registered_for_the_audience_learns_nothing_r7662_5(idp: DevIdP) -> None:
+    """Checklist: R7662-5."""
     answer = _introspect(idp, _opaque(idp), (CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET))
     assert answer.json() == {"active": False}
 
 
 @pytest.mark.parametrize("token", ["never-issued", ""])
 def test_unknown_tokens_are_inactive_r7662_5(idp: DevIdP, token: str) -> None:
+    """Checklist: R7662-5."""
     assert _introspect(idp, token).json() == {"active": False}
 
 

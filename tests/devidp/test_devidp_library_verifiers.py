@@ -49,6 +49,7 @@ def test_library_jwt_verifier_accepts_dev_idp_tokens(
 def test_seed_scenario_step_up_with_the_guard_r9470_1_r9470_4(
     idp: DevIdP, clock: FrozenClock, verifier: JWTVerifier, transport: HttpxTransport
 ) -> None:
+    """Checklist: R9470-1, R9470-4."""
     guard = Guard(verifier, realm="api", clock=clock, transport=transport)
     cats = Policy(scopes=frozenset({"cats:read"}), acr_values=(idp.mfa_acr,), max_age=60)
     with DevIdPClient(idp.issuer) as browser:

@@ -44,6 +44,7 @@ def test_acr_values_for_mfa_forces_totp_inside_an_existing_session_r9470_1(
     clock: FrozenClock,
     claims_of: Callable[[str], dict[str, Any]],
 ) -> None:
+    """Checklist: R9470-1."""
     browser.login(*ALICE)
     clock.advance(40)
     asked: list[str] = []
@@ -90,6 +91,7 @@ def test_max_age_forces_reauthentication_only_when_the_session_is_older_oidc_3(
     max_age: int,
     reauthenticates: bool,
 ) -> None:
+    """Checklist: OIDC-3."""
     login_time = clock()
     browser.login(*ALICE)
     clock.advance(session_age)
@@ -110,6 +112,7 @@ def test_max_age_with_mfa_acr_asks_password_and_totp_again_r9470_5(
     clock: FrozenClock,
     claims_of: Callable[[str], dict[str, Any]],
 ) -> None:
+    """Checklist: R9470-5."""
     browser.login(*ALICE, totp=idp.totp_code("alice"), acr_values=idp.mfa_acr)
     clock.advance(61)
     asked: list[str] = []
@@ -127,6 +130,7 @@ def test_max_age_with_mfa_acr_asks_password_and_totp_again_r9470_5(
 def test_acr_values_that_accept_the_password_level_need_no_second_factor_r9470_3(
     idp: DevIdP, browser: DevIdPClient, claims_of: Callable[[str], dict[str, Any]]
 ) -> None:
+    """Checklist: R9470-3."""
     tokens = browser.login(*ALICE, acr_values=[idp.mfa_acr, idp.password_acr])
     assert claims_of(tokens.access_token)["acr"] == idp.password_acr
 

@@ -45,6 +45,7 @@ class FakeResponse:
     ],
 )
 def test_step_up_matches_by_meaning_r9470_1_r9470_4(header: str) -> None:
+    """Checklist: R9470-1, R9470-4."""
     challenge = assert_step_up(
         401, header, max_age=60, acr_values=["urn:example:acr:hwk", "urn:example:acr:mfa"]
     )
@@ -63,6 +64,7 @@ def test_step_up_matches_by_meaning_r9470_1_r9470_4(header: str) -> None:
 def test_step_up_fails_on_a_different_answer_r9470_2_r9470_3(
     status: int, expected: dict[str, Any], message: str | None
 ) -> None:
+    """Checklist: R9470-2, R9470-3."""
     if message is None:  # absent scope asserted absent: passes
         assert_step_up(status, STEP_UP, **expected)
         return
@@ -76,6 +78,7 @@ def test_none_asserts_a_parameter_is_absent() -> None:
 
 
 def test_invalid_token_must_not_disclose_step_up_hints_r9470_12() -> None:
+    """Checklist: R9470-12."""
     leaky = 'Bearer error="invalid_token", acr_values="urn:example:acr:mfa"'
     with pytest.raises(AssertionError, match="acr_values"):
         assert_invalid_token(401, leaky)
@@ -88,6 +91,7 @@ def test_response_objects_are_read_including_several_header_lines() -> None:
 
 
 def test_dpop_scheme_is_selected_by_name_r9470_7() -> None:
+    """Checklist: R9470-7."""
     header = 'DPoP error="insufficient_user_authentication", max_age="60", algs="ES256"'
     assert_step_up(401, header, scheme="DPoP", max_age=60)
     with pytest.raises(AssertionError, match="Bearer challenge"):
@@ -95,11 +99,13 @@ def test_dpop_scheme_is_selected_by_name_r9470_7() -> None:
 
 
 def test_insufficient_scope_compares_scopes_as_a_set_r6750_17() -> None:
+    """Checklist: R6750-17."""
     header = 'Bearer error="insufficient_scope", scope="cats:read dogs:read"'
     assert_insufficient_scope(403, header, scope=["dogs:read", "cats:read"])
 
 
 def test_unauthenticated_challenge_names_no_error_r6750_9() -> None:
+    """Checklist: R6750-9."""
     assert_unauthenticated(401, 'Bearer realm="api"', realm="api")
     with pytest.raises(AssertionError, match="error=None"):
         assert_unauthenticated(401, 'Bearer realm="api", error="invalid_token"')
@@ -110,6 +116,7 @@ def test_unauthenticated_challenge_names_no_error_r6750_9() -> None:
     [(503, "", True), (503, 'Bearer error="invalid_token"', False), (401, "", False)],
 )
 def test_unavailable_never_blames_the_token_r7662_3(status: int, header: str, ok: bool) -> None:
+    """Checklist: R7662-3."""
     if ok:
         assert_unavailable(status, header)
     else:

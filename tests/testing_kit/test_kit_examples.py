@@ -72,6 +72,7 @@ def flask_client(guard: Guard) -> Any:
 def test_flask_cats_needs_mfa_in_the_last_60_seconds_r9470_4(
     flask_client: Any, stepup_tokens: TokenFactory, stepup_clock: FrozenClock
 ) -> None:
+    """Checklist: R9470-4."""
     token = stepup_tokens.mint(mfa=True, scope="cats:read")
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -84,6 +85,7 @@ def test_flask_cats_needs_mfa_in_the_last_60_seconds_r9470_4(
 def test_flask_password_login_is_asked_to_step_up_r9470_1(
     flask_client: Any, stepup_tokens: TokenFactory
 ) -> None:
+    """Checklist: R9470-1."""
     token = stepup_tokens.password_token(scope="cats:read")
     response = flask_client.get("/cats/", headers={"Authorization": f"Bearer {token}"})
     assert_step_up(response, acr_values=MFA_ACR, max_age=60)
@@ -92,6 +94,7 @@ def test_flask_password_login_is_asked_to_step_up_r9470_1(
 def test_flask_no_token_and_bad_token_r6750_9_r6750_16(
     flask_client: Any, stepup_tokens: TokenFactory
 ) -> None:
+    """Checklist: R6750-9, R6750-16."""
     assert_unauthenticated(flask_client.get("/cats/"), realm="api")
     expired = stepup_tokens.mint(mfa=True, scope="cats:read", expires_in=-3600)
     response = flask_client.get("/cats/", headers={"Authorization": f"Bearer {expired}"})
@@ -116,6 +119,7 @@ async def test_starlette_cats_needs_mfa_in_the_last_60_seconds_r9470_4(
     stepup_issuer: FakeIssuer, stepup_tokens: TokenFactory, stepup_clock: FrozenClock
 ) -> None:
     # httpx clients belong to one event loop: give the Guard one and close it with the loop.
+    """Checklist: R9470-4."""
     to_issuer = AsyncHttpxTransport()
     verifier = JWTVerifier(
         issuer=stepup_issuer.issuer, audience="https://api.example.com", allow_insecure_http=True

@@ -22,6 +22,7 @@ def issuer() -> Iterator[FakeIssuer]:
     "path", ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]
 )
 def test_metadata_names_the_issuer_and_its_jwks_r8414_3(issuer: FakeIssuer, path: str) -> None:
+    """Checklist: R8414-3."""
     document = httpx.get(issuer.issuer + path).json()
     assert document["issuer"] == issuer.issuer
     assert document["jwks_uri"] == issuer.jwks_uri
@@ -48,6 +49,7 @@ def test_jwks_has_one_rs256_and_one_es256_public_key(issuer: FakeIssuer) -> None
 
 
 def test_metadata_can_be_broken_by_the_test_r8414_3(issuer: FakeIssuer) -> None:
+    """Checklist: R8414-3."""
     issuer.metadata["issuer"] = issuer.issuer + "/"
     assert (
         httpx.get(issuer.issuer + "/.well-known/oauth-authorization-server")
@@ -61,6 +63,7 @@ def _introspect(issuer: FakeIssuer, token: str, auth: tuple[str, str] | None) ->
 
 
 def test_introspection_answers_the_registered_claims_r9470_9(issuer: FakeIssuer) -> None:
+    """Checklist: R9470-9."""
     token = issuer.opaque_token(mfa=True, auth_age=120, scope="cats:read")
     answer = _introspect(issuer, token, issuer.introspection_client).json()
     assert answer["active"] is True
@@ -71,6 +74,7 @@ def test_introspection_answers_the_registered_claims_r9470_9(issuer: FakeIssuer)
 
 @pytest.mark.parametrize("revoked", [True, False])
 def test_unknown_or_revoked_tokens_are_inactive_r7662_5(issuer: FakeIssuer, revoked: bool) -> None:
+    """Checklist: R7662-5."""
     token = issuer.opaque_token() if revoked else "never-issued"
     if revoked:
         issuer.revoke(token)
@@ -83,6 +87,7 @@ def test_unknown_or_revoked_tokens_are_inactive_r7662_5(issuer: FakeIssuer, revo
 def test_introspection_requires_client_authentication_r7662_2(
     issuer: FakeIssuer, auth: tuple[str, str] | None
 ) -> None:
+    """Checklist: R7662-2."""
     response = _introspect(issuer, issuer.opaque_token(), auth)
     assert response.status_code == 401
     assert response.json() == {"error": "invalid_client"}

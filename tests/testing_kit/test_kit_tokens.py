@@ -52,12 +52,14 @@ def test_tokens_verify_with_the_published_jwks_rfc9068_3(
 
 
 def test_header_is_typed_at_jwt_with_a_kid_r9068_1(factory: TokenFactory) -> None:
+    """Checklist: R9068-1."""
     header = _header(factory.mint())
     assert header["typ"] == "at+jwt"
     assert header["kid"] in factory.keys.kids()
 
 
 def test_default_token_carries_every_required_claim_r9068_10(factory: TokenFactory) -> None:
+    """Checklist: R9068-10."""
     claims = _verify(factory, factory.mint())
     assert {"iss", "aud", "sub", "client_id", "iat", "exp", "jti"} <= claims.keys()
     assert claims["exp"] == NOW + 300
@@ -81,6 +83,7 @@ def test_authentication_facts_are_what_the_test_asks_for(
 
 
 def test_refreshed_token_keeps_an_old_auth_time_r9470_11(factory: TokenFactory) -> None:
+    """Checklist: R9470-11."""
     claims = factory.claims(issued_at=NOW - 1, auth_age=3600)
     assert claims["iat"] == NOW - 1
     assert claims["auth_time"] == NOW - 3600
@@ -88,10 +91,12 @@ def test_refreshed_token_keeps_an_old_auth_time_r9470_11(factory: TokenFactory) 
 
 @pytest.mark.parametrize("name", ["iss", "aud", "sub", "client_id", "iat", "exp", "jti"])
 def test_omit_removes_a_claim_r9068_10(factory: TokenFactory, name: str) -> None:
+    """Checklist: R9068-10."""
     assert name not in factory.claims(omit=[name])
 
 
 def test_raw_claims_may_have_any_json_type_oidc_1(factory: TokenFactory) -> None:
+    """Checklist: OIDC-1."""
     assert factory.claims(claims={"auth_time": "1700000000"})["auth_time"] == "1700000000"
 
 
@@ -101,12 +106,14 @@ def test_raw_claims_may_have_any_json_type_oidc_1(factory: TokenFactory) -> None
 def test_scope_is_a_space_separated_string_r9068_12(
     factory: TokenFactory, scope: Any, expected: str
 ) -> None:
+    """Checklist: R9068-12."""
     assert factory.claims(scope=scope)["scope"] == expected
 
 
 def test_client_credentials_token_has_no_user_authentication_r9068_15(
     factory: TokenFactory,
 ) -> None:
+    """Checklist: R9068-15."""
     claims = _verify(factory, factory.client_credentials_token())
     assert claims["sub"] == claims["client_id"] == "test-client"
     assert not {"auth_time", "acr", "amr"} & claims.keys()
@@ -121,12 +128,14 @@ def test_header_overrides_and_removals(factory: TokenFactory) -> None:
 def test_unsigned_token_has_alg_none_and_an_empty_signature_r9068_2(
     factory: TokenFactory,
 ) -> None:
+    """Checklist: R9068-2."""
     token = factory.unsigned()
     assert token.endswith(".")
     assert _header(token)["alg"] == "none"
 
 
 def test_foreign_key_signs_a_token_the_jwks_cannot_verify_r9068_6(factory: TokenFactory) -> None:
+    """Checklist: R9068-6."""
     stranger = RSAKey.generate_key(2048, parameters={"alg": "RS256", "kid": factory.keys.kids()[0]})
     token = factory.mint(key=stranger)
     with pytest.raises(pyjwt.InvalidSignatureError):

@@ -245,7 +245,7 @@ class JWTVerifier:
         self._stale_keys_grace = float(stale_keys_grace)
         self._retry_interval = float(retry_interval)
         self._max_token_length = max_token_length
-        self._checked_headers: dict[str, tuple[str, str | None]] = {}
+        self._checked_headers: dict[bytes, tuple[str, str | None]] = {}
 
     @staticmethod
     def _jwks_uris(
@@ -329,7 +329,7 @@ class JWTVerifier:
         Raises :class:`InvalidToken` for a token that fails any check and
         :class:`VerifierUnavailable` when no trustworthy keys can be had (fail closed).
         """
-        header_b64, payload_b64, signature_b64, signed_length = split_compact_jws(
+        header_b64, payload_b64, signature_b64, signing_input = split_compact_jws(
             token, self._max_token_length
         )
         # A header is a pure function of its segment, and every token of a key repeats it:
@@ -361,7 +361,6 @@ class JWTVerifier:
             pool = found
 
         signature = decode_signature(signature_b64)
-        signing_input = token[:signed_length].encode("ascii")
         serves_alg = False
         for signing_key in pool:  # R9068-6: only keys from the issuer's JWKS
             signature_check = signing_key.checks.get(alg)
@@ -416,9 +415,8 @@ class JWTVerifier:
 
     def _judge_claims(self, claims: dict[str, Any], now: float) -> Principal:
         """The claims of a token whose signature verified (RFC 9068 §4, RFC 7519 §4.1)."""
-        for name in self._required_claims:  # R9068-10, R8725-11, T2, T5
-            if claims.get(name) is None:
-                raise InvalidToken("The access token lacks a required claim")
+        if None in map(claims.get, self._required_claims):  # R9068-10, R8725-11, T2, T5
+            raise InvalidToken("The access token lacks a required claim")
         principal = Principal.from_claims(claims, "jwt")  # claim types: R7519-1, R7519-5, OIDC-1
         # R9068-5, R7519-1, R7519-4, C3, T7: aud names one of our identifiers, exactly.
         if self._audiences.isdisjoint(principal.audience):

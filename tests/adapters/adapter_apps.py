@@ -14,11 +14,10 @@ against all of them through each framework's real request path:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import warnings
 
 import flask
 from fastapi import Depends, FastAPI

@@ -1,4 +1,4 @@
-"""FastAPI beyond the shared table: the OpenAPI document, the app without ``install``, websockets."""
+"""FastAPI beyond the shared table: OpenAPI, an app without ``install``, websockets."""
 
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ def make_app(guard: Guard, *, install: bool = True) -> FastAPI:
         stepup.install(app)
 
     @app.get("/cats/")
-    async def cats(principal: Principal = Depends(stepup.dependency(CATS))) -> dict[str, Any]:
+    async def cats(principal: Principal = Depends(stepup.dependency(CATS))) -> dict[str, Any]:  # noqa: B008
         return {"sub": principal.subject}
 
     @app.websocket("/ws/")
     async def ws(
-        websocket: WebSocket, principal: Principal = Depends(stepup.websocket_dependency(CATS))
+        websocket: WebSocket,
+        principal: Principal = Depends(stepup.websocket_dependency(CATS)),  # noqa: B008
     ) -> None:
         await websocket.accept()
         await websocket.send_text(str(principal.subject))

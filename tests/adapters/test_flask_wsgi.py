@@ -3,7 +3,7 @@ extension's set-up rules, CORS preflight, and form-body tokens through the WSGI 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import flask
 import pytest
@@ -86,7 +86,7 @@ def test_view_decorators_attribute(guard: Guard, tokens: TokenFactory) -> None:
     app, stepup = make_app(guard)
 
     class Dogs(View):
-        decorators = [stepup.require(AUTHENTICATED)]
+        decorators: ClassVar[list[Any]] = [stepup.require(AUTHENTICATED)]
 
         def dispatch_request(self) -> dict[str, Any]:
             return {"sub": current_principal.subject}

@@ -15,10 +15,10 @@ from typing import Any
 
 import flask
 import pytest
-import stepup_mfa
 from adapter_apps import TestClient
 from conftest import MakeGuard
 
+import stepup_mfa
 from stepup_mfa._verify.jwt_verifier import JWTVerifier
 from stepup_mfa.testing import TokenFactory
 

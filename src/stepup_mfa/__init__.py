@@ -33,6 +33,13 @@ from ._core.policy import (
 from ._core.principal import Principal
 from ._guard import Denial, Guard
 from ._settings import StepUpSettings
+from ._verify.introspection import (
+    ClientSecretBasic,
+    ClientSecretPost,
+    IntrospectionVerifier,
+    PrivateKeyJWT,
+)
+from ._verify.jwt_verifier import JWTVerifier
 
 __all__ = [
     "ANONYMOUS",
@@ -43,19 +50,24 @@ __all__ = [
     "AuthError",
     "Challenge",
     "ChallengeSettings",
+    "ClientSecretBasic",
+    "ClientSecretPost",
     "ConfigurationError",
     "Decision",
     "Denial",
     "Guard",
     "InsufficientScope",
     "InsufficientUserAuthentication",
+    "IntrospectionVerifier",
     "InvalidRequest",
     "InvalidToken",
+    "JWTVerifier",
     "MalformedHeader",
     "MissingCredentials",
     "Policy",
     "PolicyWarning",
     "Principal",
+    "PrivateKeyJWT",
     "RequestView",
     "Rule",
     "StepUpError",

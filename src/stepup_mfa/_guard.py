@@ -47,7 +47,8 @@ class Guard:
 
     - ``realm``, ``resource_metadata``, ``error_uri``: what every challenge carries.
     - ``clock``: the time source (seconds since the epoch); tests pass a frozen clock.
-    - ``transport`` / ``async_transport``: how flows reach the authorization server (httpx by default).
+    - ``transport`` / ``async_transport``: how flows reach the authorization server (httpx by
+      default; the Guard closes only the clients it created, in :meth:`close`/:meth:`aclose`).
     - ``token_methods``: which RFC 6750 §2 methods are accepted (header only by default).
     - ``problem_details``: send an RFC 9457 body ``"always"``, ``"never"``, or when the client's
       ``Accept`` asks for ``application/problem+json`` (``"accept"``, the default).
@@ -76,6 +77,7 @@ class Guard:
         self.on_decision = on_decision
         self._transport = transport
         self._async_transport = async_transport
+        self._own_transport: HttpxTransport | None = None
         self._async_transports: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, AsyncTransport
         ] = weakref.WeakKeyDictionary()
@@ -170,11 +172,11 @@ class Guard:
 
     def _startup_flow(self) -> Flow[Any] | None:
         make_flow = getattr(self.verifier, "startup_flow", None)
-        return make_flow() if callable(make_flow) else None
+        return make_flow(self.clock()) if callable(make_flow) else None
 
     def _sync_transport(self) -> SyncTransport:
         if self._transport is None:
-            self._transport = HttpxTransport()
+            self._transport = self._own_transport = HttpxTransport()
         return self._transport
 
     def _loop_transport(self) -> AsyncTransport:
@@ -186,6 +188,19 @@ class Guard:
         if transport is None:
             transport = self._async_transports[loop] = AsyncHttpxTransport()
         return transport
+
+    def close(self) -> None:
+        """Close the blocking HTTP client the Guard created for itself (not injected ones)."""
+        if self._own_transport is not None:
+            self._own_transport.close()
+            self._own_transport = self._transport = None
+
+    async def aclose(self) -> None:
+        """Close the clients the Guard created, the running loop's asyncio client included."""
+        self.close()
+        transport = self._async_transports.pop(asyncio.get_running_loop(), None)
+        if isinstance(transport, AsyncHttpxTransport):
+            await transport.aclose()
 
     # -- responses ------------------------------------------------------------------------------
 

@@ -173,20 +173,39 @@ class StepUpMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)  # lifespan and unknown scopes: untouched
             return
+        # The hot path is written out inline (no helper calls): it runs on every request.
         method = scope.get("method", "GET")
-        path = route_path(scope)
-        preflight = (
-            method == "OPTIONS" and header(scope, b"access-control-request-method") is not None
-        )
+        path: str = scope["path"]
+        root_path = scope.get("root_path")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :] or "/"
+        authorization: tuple[str, ...] = ()
+        preflight = False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization += (value.decode("latin-1"),)
+            elif name == b"access-control-request-method":
+                preflight = method == "OPTIONS"
         policy = self.routes.policy_for(method, path, preflight=preflight)
-        form_body: bytes | None = None
-        if kind == "http" and wants_form_body(self.guard, scope):
+        guard = self.guard
+        if kind == "http" and wants_form_body(guard, scope):
             form_body, receive = await read_body(receive)
-        decision = await self.guard.acheck(request_view(scope, path, form_body), policy)
+            view = request_view(scope, path, form_body)
+        else:
+            query = scope.get("query_string")
+            view = RequestView(
+                method, path, authorization, query.decode("latin-1") if query else ""
+            )
+        decision = await guard.acheck(view, policy)
         if decision.allowed:
-            admit(scope, decision)
+            scope[PRINCIPAL_KEY] = principal = decision.principal
+            state = scope.get("state")
+            if state is None:
+                scope["state"] = {"principal": principal}
+            else:
+                state["principal"] = principal
             await self.app(scope, receive, send)
         elif kind == "websocket":
             await close_websocket(send, decision)
         else:
-            await send_denial(send, self.guard.denial(decision, header(scope, b"accept")))
+            await send_denial(send, guard.denial(decision, header(scope, b"accept")))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from stepup_mfa._core.decision import evaluate
 from stepup_mfa._core.errors import ConfigurationError, PolicyWarning
 from stepup_mfa._core.policy import (
     ANONYMOUS,
@@ -24,6 +25,7 @@ from stepup_mfa._core.principal import Principal
 
 PWD = "urn:example:acr:pwd"
 MFA = "urn:example:acr:mfa"
+NOW = 1_800_000_000
 HWK = "urn:example:acr:hwk"
 
 
@@ -81,7 +83,9 @@ def test_invalid_policy_fails_at_construction(kwargs: dict[str, Any]) -> None:
             {"acr_values": [HWK, MFA, HWK]}, "acr_values", (HWK, MFA), id="R9470-3-dedupe-order"
         ),
         pytest.param({"max_age": 60}, "max_age", 60, id="R9470-4-int"),
-        pytest.param({"amr": "otp hwk", "acr_values": MFA}, "amr", {"otp", "hwk"}, id="amr-str"),
+        pytest.param(
+            {"amr": "otp hwk", "acr_values": MFA}, "amr_methods", {"otp", "hwk"}, id="amr-str"
+        ),
     ],
 )
 def test_policy_normalises_its_inputs(kwargs: dict[str, Any], field: str, expected: Any) -> None:
@@ -220,19 +224,26 @@ def test_and_with_a_non_policy_is_not_implemented() -> None:
         AUTHENTICATED & 1  # type: ignore[operator]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConfigurationError,
-    reason=(
-        "Policy.__and__ intersects amr sets, but amr is 'any of' over a LIST of methods: "
-        "{otp} & {hwk} is satisfiable (amr=[otp, hwk]) yet refused; the composition is not "
-        "'everything both require'"
-    ),
+@pytest.mark.parametrize(
+    ("amr", "allowed"),
+    [
+        (["otp", "hwk"], True),
+        (["otp"], False),
+        (["hwk"], False),
+        (["pwd"], False),
+    ],
 )
-def test_and_amr_requires_one_method_from_each_side() -> None:
+def test_and_amr_requires_one_method_from_each_side(amr: list[str], allowed: bool) -> None:
+    """R8176-2: ``{otp} & {hwk}`` means one method of each group, not their intersection."""
     combined = Policy(amr=["otp"], acr_values=[MFA]) & Policy(amr=["hwk"], acr_values=[MFA])
-    principal = Principal.from_claims({"sub": "u", "acr": MFA, "amr": ["otp", "hwk"]})
-    assert not combined.amr.isdisjoint(principal.amr)
+    principal = Principal.from_claims({"sub": "u", "acr": MFA, "amr": amr})
+    assert evaluate(principal, combined, NOW).allowed is allowed
+
+
+def test_and_amr_keeps_only_the_stricter_of_nested_groups() -> None:
+    """Meeting ``{otp}`` meets ``{otp, hwk}``, so the combination keeps ``{otp}`` alone."""
+    combined = Policy(amr=["otp"], acr_values=[MFA]) & Policy(amr=["otp", "hwk"], acr_values=[MFA])
+    assert combined.amr_groups == (frozenset({"otp"}),)
 
 
 # -- the acr ladder ----------------------------------------------------------------------------

@@ -10,9 +10,16 @@ import pytest
 from stepup_mfa import Guard, Policy
 from stepup_mfa._core.credentials import RequestView
 from stepup_mfa._verify.flow import run_sync
+from stepup_mfa._verify.introspection import ClientSecretBasic, IntrospectionVerifier
 from stepup_mfa._verify.jwt_verifier import JWTVerifier
 from stepup_mfa._verify.transports import HttpxTransport
-from stepup_mfa.devidp import DevIdP, DevIdPClient, login
+from stepup_mfa.devidp import (
+    RESOURCE_SERVER_CLIENT_ID,
+    RESOURCE_SERVER_CLIENT_SECRET,
+    DevIdP,
+    DevIdPClient,
+    login,
+)
 from stepup_mfa.testing import FrozenClock, assert_step_up
 
 ALICE = ("alice", "alice-password")
@@ -38,8 +45,13 @@ def transport() -> Iterator[HttpxTransport]:
 def test_library_jwt_verifier_accepts_dev_idp_tokens(
     idp: DevIdP, clock: FrozenClock, verifier: JWTVerifier, transport: HttpxTransport, mfa: bool
 ) -> None:
-    options = {"totp": idp.totp_code("alice"), "acr_values": idp.mfa_acr} if mfa else {}
-    token = login(idp.issuer, "demo-client", *ALICE, **options).access_token  # type: ignore[arg-type]
+    token = login(
+        idp.issuer,
+        "demo-client",
+        *ALICE,
+        totp=idp.totp_code("alice") if mfa else None,
+        acr_values=idp.mfa_acr if mfa else None,
+    ).access_token
     principal = run_sync(verifier.verify(token, clock()), transport)
     assert principal.subject == "alice"
     assert principal.acr == (idp.mfa_acr if mfa else idp.password_acr)
@@ -75,3 +87,27 @@ def test_seed_scenario_step_up_with_the_guard_r9470_1_r9470_4(
             max_age=challenge.max_age,
         ).access_token
     assert guard.check(_request(fresh), cats).allowed
+
+
+@pytest.mark.parametrize("mfa", [False, True])
+def test_library_introspection_verifier_reads_opaque_dev_idp_tokens_r9470_9(
+    idp: DevIdP, clock: FrozenClock, transport: HttpxTransport, mfa: bool
+) -> None:
+    verifier = IntrospectionVerifier(
+        client_auth=ClientSecretBasic(RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET),
+        issuer=idp.issuer,
+        audience=idp.opaque_audience,
+        allow_insecure_http=True,
+    )
+    token = login(
+        idp.issuer,
+        "demo-client",
+        *ALICE,
+        totp=idp.totp_code("alice") if mfa else None,
+        acr_values=idp.mfa_acr if mfa else None,
+        resource=idp.opaque_audience,
+    ).access_token
+    principal = run_sync(verifier.verify(token, clock()), transport)
+    assert principal.kind == "introspection"
+    assert principal.acr == (idp.mfa_acr if mfa else idp.password_acr)
+    assert principal.auth_time == clock()

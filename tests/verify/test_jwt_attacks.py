@@ -658,7 +658,7 @@ def test_T9_surrogate_pair_escape_is_fine(issuer_server: Any, verifier: Any, che
 def test_T10_R7519_4_cyrillic_lookalike_issuer(make_issuer: Any, audience: str, check: Any) -> None:
     server = make_issuer(path="/tenant-a")
     verifier = JWTVerifier(server.issuer, audience)
-    lookalike = server.issuer.replace("tenant-a", "tenant-\u0430")  # Cyrillic а
+    lookalike = server.issuer.replace("tenant-a", "tenant-\u0430")  # CYRILLIC SMALL LETTER A
     rejected(check, verifier, server.mint(claims=server.claims(iss=lookalike)))
 
 

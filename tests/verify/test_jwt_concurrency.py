@@ -53,7 +53,12 @@ def test_R7515_4_rotation_under_load_16_threads(issuer_server: Any, make_verifie
         at = NOW + round_index * ROUND_SECONDS
         start = threading.Barrier(threads)
 
-        def work(worker: int, tokens: list[str] = tokens, at: int = at) -> None:
+        def work(
+            worker: int,
+            tokens: list[str] = tokens,
+            at: int = at,
+            start: threading.Barrier = start,
+        ) -> None:
             start.wait()
             for token in tokens[worker * per_thread : (worker + 1) * per_thread]:
                 try:
@@ -63,7 +68,7 @@ def test_R7515_4_rotation_under_load_16_threads(issuer_server: Any, make_verifie
                     assert principal.subject == "user-1"
                     with lock:
                         verified[0] += 1
-                except BaseException as exc:  # noqa: BLE001 - collected and reported below
+                except BaseException as exc:  # collected and reported below
                     with lock:
                         failures.append(exc)
 

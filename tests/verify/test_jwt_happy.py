@@ -155,3 +155,11 @@ def test_K10_multi_issuer_keys_looked_up_per_issuer(
     verifier = JWTVerifier([first.issuer, second.issuer], audience)
     assert check(verifier, first.mint()).issuer == first.issuer
     assert check(verifier, second.mint()).issuer == second.issuer
+
+
+def test_R9068_1_typed_access_token_may_carry_nonce(
+    issuer_server: Any, verifier: Any, check: Any
+) -> None:
+    """Some servers copy ``nonce`` into access tokens; ``typ`` at+jwt already says what it is."""
+    token = issuer_server.mint(claims=issuer_server.claims(nonce="n-1"))
+    assert check(verifier, token).claims["nonce"] == "n-1"

@@ -91,6 +91,11 @@ def render_challenge(challenge: Challenge) -> str:
     """``Scheme name="value", ...``; a challenge always carries at least one param (R6750-10)."""
     if not challenge.params and challenge.token68 is None:
         raise ValueError("a challenge needs at least one auth-param (RFC 6750 §3)")
+    names = [challenge.scheme, *challenge.params]
+    if not all(_TOKEN_RE.fullmatch(name) for name in names) or (
+        challenge.token68 is not None and not _TOKEN68_RE.fullmatch(challenge.token68)
+    ):
+        raise ValueError("scheme, parameter names and token68 must be tokens (RFC 9110 §11)")
     if challenge.token68 is not None:
         return f"{challenge.scheme} {challenge.token68}"
     params = ", ".join(f"{name}={quote(value)}" for name, value in challenge.params.items())

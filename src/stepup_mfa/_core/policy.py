@@ -60,6 +60,7 @@ class Policy:
       R9470-3). :meth:`AcrLadder.at_least` builds such a list from an ordered ladder.
     - ``amr``: any one of these methods must appear in ``amr`` (R8176-2). ``amr`` cannot be asked
       for in a challenge (R8176-4), so pair it with the ``acr_values`` the server maps to it.
+      ``amr_groups`` holds several such "any of" groups that must all be met (what ``&`` builds).
     - ``max_age``: at most this many seconds since ``auth_time`` (RFC 9470 §3, OIDC-3).
     - ``rules``: extra checks of the application's own.
     - ``max_cache_age``: for verifiers that cache answers (introspection), do not use one older than
@@ -69,7 +70,7 @@ class Policy:
     authenticated: bool = True
     scopes: frozenset[str] = frozenset()
     acr_values: tuple[str, ...] = ()
-    amr: frozenset[str] = frozenset()
+    amr_groups: tuple[frozenset[str], ...] = ()
     max_age: int | None = None
     rules: tuple[Rule, ...] = ()
     max_cache_age: int | None = None
@@ -82,6 +83,7 @@ class Policy:
         scopes: Iterable[str] | str = (),
         acr_values: Iterable[str] | str = (),
         amr: Iterable[str] | str = (),
+        amr_groups: Iterable[Iterable[str]] = (),
         max_age: int | None = None,
         rules: Sequence[Rule] = (),
         max_cache_age: int | None = None,
@@ -91,7 +93,11 @@ class Policy:
         set_(self, "authenticated", _boolean("authenticated", authenticated))
         set_(self, "scopes", frozenset(_words("scopes", scopes, _SCOPE_TOKEN)))
         set_(self, "acr_values", tuple(dict.fromkeys(_words("acr_values", acr_values, _ACR_VALUE))))
-        set_(self, "amr", frozenset(_words("amr", amr, _SCOPE_TOKEN)))
+        groups = [
+            _words("amr", amr, _SCOPE_TOKEN),
+            *(_words("amr", g, _SCOPE_TOKEN) for g in amr_groups),
+        ]
+        set_(self, "amr_groups", _essential_groups(frozenset(g) for g in groups if g))
         set_(self, "max_age", _seconds("max_age", max_age))
         set_(self, "rules", tuple(rules))
         set_(self, "max_cache_age", _seconds("max_cache_age", max_cache_age))
@@ -106,14 +112,14 @@ class Policy:
         for rule in self.rules:
             if not isinstance(rule, Rule):
                 raise ConfigurationError("rules must be Rule(name, check) values")
-        unregistered = sorted(self.amr - REGISTERED_AMR)
+        unregistered = sorted(self.amr_methods - REGISTERED_AMR)
         if unregistered:
             warnings.warn(
                 f"amr values {unregistered} are not registered in RFC 8176; amr matches exactly",
                 PolicyWarning,
                 stacklevel=3,
             )
-        if self.amr and not self.acr_values:
+        if self.amr_groups and not self.acr_values:
             warnings.warn(
                 "an amr requirement cannot be named in a challenge (RFC 8176, RFC 9470 §3); "
                 "also require the acr value the authorization server maps to it",
@@ -138,14 +144,19 @@ class Policy:
     @property
     def requires_anything(self) -> bool:
         """Whether the policy asks for more than a valid token."""
-        return bool(self.scopes or self.acr_values or self.amr or self.rules) or (
+        return bool(self.scopes or self.acr_values or self.amr_groups or self.rules) or (
             self.max_age is not None
         )
 
     @property
     def needs_step_up_facts(self) -> bool:
         """Whether the policy judges how the user authenticated (acr, amr, auth_time)."""
-        return bool(self.acr_values or self.amr) or self.max_age is not None
+        return bool(self.acr_values or self.amr_groups) or self.max_age is not None
+
+    @property
+    def amr_methods(self) -> frozenset[str]:
+        """Every method named by any ``amr`` group (for display and validation)."""
+        return frozenset().union(*self.amr_groups)
 
     def __and__(self, other: Policy) -> Policy:
         """A policy that requires everything both require."""
@@ -155,13 +166,12 @@ class Policy:
             authenticated=self.authenticated or other.authenticated,
             scopes=self.scopes | other.scopes,
             acr_values=_both("acr_values", self.acr_values, other.acr_values),
-            amr=_both("amr", tuple(sorted(self.amr)), tuple(sorted(other.amr))),
+            amr_groups=self.amr_groups + other.amr_groups,
             max_age=_smaller(self.max_age, other.max_age),
             rules=self.rules + tuple(r for r in other.rules if r not in self.rules),
             max_cache_age=_smaller(self.max_cache_age, other.max_cache_age),
             name=" & ".join(n for n in (self.name, other.name) if n) or None,
         )
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +201,13 @@ def _boolean(name: str, value: object) -> bool:
 
 
 def _words(name: str, value: Iterable[str] | str, pattern: re.Pattern[str]) -> list[str]:
-    items = value.split(" ") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        items = value.split(" ")
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            raise ConfigurationError(f"{name} must be a string or a list of strings") from None
     if isinstance(value, str) and not value:
         items = []
     for item in items:
@@ -209,6 +225,14 @@ def _seconds(name: str, value: object) -> int | None:
     if type(value) is not int or value < 0:
         raise ConfigurationError(f"{name} must be a non-negative whole number of seconds")
     return value
+
+
+def _essential_groups(groups: Iterable[frozenset[str]]) -> tuple[frozenset[str], ...]:
+    """Drop groups another group implies (meeting ``{otp}`` meets ``{otp, hwk}``); sort for a
+    stable hash."""
+    unique = set(groups)
+    kept = [g for g in unique if not any(other < g for other in unique)]
+    return tuple(sorted(kept, key=sorted))
 
 
 def _smaller(a: int | None, b: int | None) -> int | None:

@@ -245,7 +245,7 @@ class JWTVerifier:
         self._stale_keys_grace = float(stale_keys_grace)
         self._retry_interval = float(retry_interval)
         self._max_token_length = max_token_length
-        self._checked_headers: dict[bytes, tuple[str, str | None]] = {}
+        self._checked_headers: dict[bytes, tuple[str, str | None, bool]] = {}
 
     @staticmethod
     def _jwks_uris(
@@ -333,14 +333,14 @@ class JWTVerifier:
             token, self._max_token_length
         )
         # A header is a pure function of its segment, and every token of a key repeats it:
-        # the checked (alg, kid) are remembered per segment (bounded; only headers that pass).
+        # the checked (alg, kid, typed) are remembered per segment (bounded; passing ones only).
         checked = self._checked_headers.get(header_b64)
         if checked is None:
             checked = self._check_header(decode_json_segment(header_b64))
             if len(self._checked_headers) >= _MAX_CHECKED_HEADERS:
                 self._checked_headers.clear()
             self._checked_headers[header_b64] = checked
-        alg, kid = checked
+        alg, kid, typed = checked
         payload = decode_json_segment(payload_b64)
         # Unverified data picks the key set, nothing else (R8725-9, K10, K11).
         issuer = payload.get("iss")
@@ -377,12 +377,16 @@ class JWTVerifier:
                 raise InvalidToken("The access token algorithm does not match its key")
             raise InvalidToken("The access token signature is invalid")
 
-        principal = self._judge_claims(payload, now)
+        principal = self._judge_claims(payload, now, typed)
         self._remember(token, principal, state.issuer, signing_key)
         return principal
 
-    def _check_header(self, header: dict[str, Any]) -> tuple[str, str | None]:
-        """The protected header: allowlisted ``alg``, no ``crit``, the access-token ``typ``."""
+    def _check_header(self, header: dict[str, Any]) -> tuple[str, str | None, bool]:
+        """The protected header: allowlisted ``alg``, no ``crit``, the access-token ``typ``.
+
+        Returns ``(alg, kid, typed)``; ``typed`` is False for a ``JWT`` or missing ``typ``
+        admitted by ``accept_jwt_typ``.
+        """
         alg = header.get("alg")
         # R8725-1, R8725-4, R8725-16, R7518-1, A1-A7: exact, case-sensitive allowlist.
         if type(alg) is not str or alg not in self._algorithms:
@@ -411,9 +415,9 @@ class JWTVerifier:
         kid = header.get("kid")
         if kid is not None and (type(kid) is not str or len(kid) > _MAX_KID_LENGTH):
             raise InvalidToken("The access token signing key is unknown")
-        return alg, kid
+        return alg, kid, typ is not None and _media_type(typ) == _ACCESS_TOKEN_TYP
 
-    def _judge_claims(self, claims: dict[str, Any], now: float) -> Principal:
+    def _judge_claims(self, claims: dict[str, Any], now: float, typed: bool) -> Principal:
         """The claims of a token whose signature verified (RFC 9068 §4, RFC 7519 §4.1)."""
         if None in map(claims.get, self._required_claims):  # R9068-10, R8725-11, T2, T5
             raise InvalidToken("The access token lacks a required claim")
@@ -442,7 +446,7 @@ class JWTVerifier:
             raise InvalidToken("Malformed access token")
         # R9068-13, R8725-14, C1, C2: with untyped tokens accepted, ID Tokens (nonce) and
         # event tokens (events: logout tokens, SETs) are still not access tokens.
-        if "nonce" in claims or "events" in claims:
+        if not typed and ("nonce" in claims or "events" in claims):
             raise InvalidToken("The token is not an access token")
         return principal
 

@@ -7,6 +7,8 @@ with connection pooling, timeouts and TLS verification done right.
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 
 from .flow import HttpRequest, HttpResponse, TransportError
@@ -26,7 +28,9 @@ def _response(status: int, headers: httpx.Headers, chunks: list[bytes]) -> HttpR
 class HttpxTransport:
     """Blocking transport. Redirects are never followed (a 3xx is an answer, not a hop)."""
 
-    def __init__(self, client: httpx.Client | None = None, *, verify: bool | str = True) -> None:
+    def __init__(
+        self, client: httpx.Client | None = None, *, verify: bool | ssl.SSLContext = True
+    ) -> None:
         self._client = client or httpx.Client(follow_redirects=False, verify=verify)
 
     def send(self, request: HttpRequest) -> HttpResponse:
@@ -58,7 +62,7 @@ class AsyncHttpxTransport:
     """The asyncio counterpart of :class:`HttpxTransport`."""
 
     def __init__(
-        self, client: httpx.AsyncClient | None = None, *, verify: bool | str = True
+        self, client: httpx.AsyncClient | None = None, *, verify: bool | ssl.SSLContext = True
     ) -> None:
         self._client = client or httpx.AsyncClient(follow_redirects=False, verify=verify)
 

@@ -666,6 +666,29 @@ class DevIdP:
         )
         return response
 
+    def _purge(self) -> None:
+        """Forget abandoned logins, unused codes and dead tokens, so a server left running for
+        days does not grow without bound."""
+        now = self.clock()
+        with self._lock:
+            for tx_id in [
+                t.tx_id
+                for t in self._transactions.values()
+                if now - t.created_at > TRANSACTION_LIFETIME
+            ]:
+                del self._transactions[tx_id]
+            for code in [c.code for c in self._codes.values() if now >= c.expires_at]:
+                del self._codes[code]
+            dead = [
+                r
+                for r in self._tokens.values()
+                if (r.is_expired() or r.access_revoked) and not r.refresh_usable()
+            ]
+            for record in dead:
+                del self._tokens[record.access_token]
+                if record.refresh_token is not None:
+                    self._refresh.pop(record.refresh_token, None)
+
     def _acr_for(self, amr: Sequence[str]) -> str:
         return self.mfa_acr if "otp" in amr else self.password_acr
 
@@ -792,6 +815,7 @@ class DevIdP:
     def _authorize(self) -> Response:
         """The authorization endpoint: validate, decide which login steps this request needs
         (RFC 9470 §4), then send the browser through them."""
+        self._purge()
         try:
             grant = self._authorization.get_consent_grant(end_user=None)
         except OAuth2Error as error:

@@ -126,8 +126,16 @@ def require(guard: Guard, policy: Policy) -> Callable[[F], F]:
 
         @functools.wraps(endpoint)
         async def guarded(*args: Any, **kwargs: Any) -> Any:
-            connection = _connection(args, kwargs)
-            decision = await check_connection(guard, connection, policy)
+            # Starlette passes the connection last and positionally: ``(request)`` for a
+            # function, ``(self, request)`` for an endpoint method. FastAPI passes keywords.
+            connection: HTTPConnection = args[-1] if args else _connection(kwargs)
+            if guard.token_methods.body:
+                decision = await check_connection(guard, connection, policy)
+            else:  # the hot path, without the form-body checks
+                scope = connection.scope
+                decision = await guard.acheck(request_view(scope, route_path(scope)), policy)
+                if decision.allowed:
+                    admit(scope, decision)
             if not decision.allowed:
                 if isinstance(connection, WebSocket):
                     await close_websocket(connection.send, decision)
@@ -142,14 +150,8 @@ def require(guard: Guard, policy: Policy) -> Callable[[F], F]:
     return decorate
 
 
-def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
-    """The request or websocket among an endpoint's arguments.
-
-    Starlette passes it positionally and last: ``(request)`` for a function, ``(self, request)``
-    for an endpoint method. FastAPI passes every parameter by keyword.
-    """
-    if args and isinstance(args[-1], HTTPConnection):
-        return args[-1]
+def _connection(kwargs: dict[str, Any]) -> HTTPConnection:
+    """The request or websocket among an endpoint's keyword arguments (FastAPI's calls)."""
     for value in kwargs.values():
         if isinstance(value, HTTPConnection):
             return value

@@ -46,6 +46,9 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 Mode = Literal["sync", "async"]
+#: Builds a Guard on a fresh verifier trusting the test issuer (the ``make_guard`` fixture).
+MakeGuard = Callable[..., Guard]
+REALM = "catsdogs"
 ADAPTERS = (
     "flask-decorator",
     "flask-blueprint",

@@ -8,11 +8,12 @@ and the issuer's fault switch is reset after every test.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from adapter_apps import REALM, MakeGuard
 
 from stepup_mfa import Guard
 from stepup_mfa._verify.flow import HttpRequest, HttpResponse
@@ -22,7 +23,6 @@ from stepup_mfa.testing import FakeIssuer, FrozenClock, TokenFactory
 
 NOW = 1_800_000_000
 AUDIENCE = "https://api.example.com"
-REALM = "catsdogs"
 
 
 class OneShotAsyncTransport:
@@ -72,9 +72,6 @@ def transport() -> Iterator[HttpxTransport]:
     sync = HttpxTransport()
     yield sync
     sync.close()
-
-
-MakeGuard = Callable[..., Guard]
 
 
 @pytest.fixture

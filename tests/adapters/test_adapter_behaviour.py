@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from adapter_apps import ADAPTERS, BUILDERS, MODES, Boom, Mode, Reply
-from conftest import REALM, MakeGuard
+from adapter_apps import ADAPTERS, BUILDERS, MODES, REALM, Boom, MakeGuard, Mode, Reply
 
 from stepup_mfa.testing import MFA_ACR, FakeIssuer, TokenFactory
 

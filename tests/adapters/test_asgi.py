@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from adapter_apps import CATS, TABLE, TestClient
-from conftest import MakeGuard
+from adapter_apps import CATS, TABLE, MakeGuard, TestClient
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.middleware import Middleware

@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 
 import flask
 import pytest
-from adapter_apps import CATS, TABLE
-from conftest import MakeGuard
+from adapter_apps import CATS, TABLE, MakeGuard
 from flask.views import MethodView, View
 from werkzeug.exceptions import Unauthorized
 from werkzeug.test import Client

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from adapter_apps import ADAPTERS, BUILDERS
-from conftest import MakeGuard
+from adapter_apps import ADAPTERS, BUILDERS, MakeGuard
 
 from stepup_mfa import Decision, Policy, RequestView
 from stepup_mfa.testing import TokenFactory

@@ -15,8 +15,7 @@ from typing import Any
 
 import flask
 import pytest
-from adapter_apps import TestClient
-from conftest import MakeGuard
+from adapter_apps import MakeGuard, TestClient
 
 import stepup_mfa
 from stepup_mfa._verify.jwt_verifier import JWTVerifier

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,14 @@ def test_bad_toml_fails_at_start_up_naming_the_entry(
 def test_missing_toml_file_fails_at_start_up(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot read"):
         RouteTable.from_toml(tmp_path / "absent.toml")
+
+
+def test_the_documented_toml_example_loads() -> None:
+    """docs/policies.md's example file is loaded as written, so the documentation cannot rot."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
+    (example,) = re.findall(r"```toml\n(.*?)```", docs.read_text(encoding="utf-8"), re.DOTALL)
+    table = RouteTable.from_dict(tomllib.loads(example))
+    assert (table.policy_for("GET", "/cats/").name, table.policy_for("PUT", "/cats/").name) == (
+        "mfa-60s",
+        "cats-write",
+    )

@@ -159,9 +159,12 @@ def split_compact_jws(
     token (K3) raise :class:`InvalidToken`. (Byte translation rather than a regex: a third of
     the cost, and the bytes are what the decoder and the signature check need.)
     """
-    if len(token) > max_length or not token.isascii():
+    if len(token) > max_length:
         raise InvalidToken(_MALFORMED)
-    data = token.encode("ascii")
+    try:
+        data = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise InvalidToken(_MALFORMED) from None
     if data.translate(None, _BASE64URL_AND_DOT):  # a byte outside the alphabet remains
         raise InvalidToken(_MALFORMED)
     parts = data.split(b".")

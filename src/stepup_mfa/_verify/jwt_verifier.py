@@ -61,6 +61,9 @@ _PLAIN_JWT_TYP = "jwt"
 _MAX_KID_LENGTH = 1024
 _MAX_UNKNOWN_KIDS = 1024
 _MAX_CHECKED_HEADERS = 256
+_MAX_CHECKED_HEADER_LENGTH = 512
+_MAX_KEYS_TRIED_WITHOUT_KID = 4
+_MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 _JWKS_ACCEPT = (("accept", "application/jwk-set+json, application/json"),)
 
 
@@ -337,9 +340,10 @@ class JWTVerifier:
         checked = self._checked_headers.get(header_b64)
         if checked is None:
             checked = self._check_header(decode_json_segment(header_b64))
-            if len(self._checked_headers) >= _MAX_CHECKED_HEADERS:
-                self._checked_headers.clear()
-            self._checked_headers[header_b64] = checked
+            if len(header_b64) <= _MAX_CHECKED_HEADER_LENGTH:
+                if len(self._checked_headers) >= _MAX_CHECKED_HEADERS:
+                    self._checked_headers.clear()
+                self._checked_headers[header_b64] = checked
         alg, kid, typed = checked
         payload = decode_json_segment(payload_b64)
         # Unverified data picks the key set, nothing else (R8725-9, K10, K11).
@@ -352,7 +356,9 @@ class JWTVerifier:
         if key_set is None or now >= state.fresh_until:
             key_set = yield from self._current_keys(state, now)
         if kid is None:
-            pool = key_set.keys
+            # R9068-14: without a kid, try the issuer's keys; a few at most, so a kid-less
+            # token cannot make us spend a hundred signature checks (CPU amplification).
+            pool = key_set.candidates(None, alg)[:_MAX_KEYS_TRIED_WITHOUT_KID]
         else:
             found = key_set.by_kid.get(kid)
             if found is None:
@@ -425,18 +431,29 @@ class JWTVerifier:
         # R9068-5, R7519-1, R7519-4, C3, T7: aud names one of our identifiers, exactly.
         if self._audiences.isdisjoint(principal.audience):
             raise InvalidToken("The access token is not meant for this resource")
+        # Each NumericDate is also bounded to years 0-9999 (R7519-5, T2): an integer that no
+        # float can hold is an overflow in disguise and would crash later arithmetic.
         leeway = self._leeway
+        latest = now + leeway
         # R9068-7, R7519-2, T1: reject at or after exp (+ leeway).
-        if principal.expires_at is not None and now >= principal.expires_at + leeway:
-            raise InvalidToken("The access token expired")
+        expires_at = principal.expires_at
+        if expires_at is not None and not now - leeway < expires_at <= _MAX_NUMERIC_DATE:
+            raise InvalidToken(
+                "Malformed access token"
+                if expires_at > _MAX_NUMERIC_DATE
+                else "The access token expired"
+            )
         # R7519-2, T3.
-        if principal.not_before is not None and principal.not_before > now + leeway:
+        not_before = principal.not_before
+        if not_before is not None and not -_MAX_NUMERIC_DATE <= not_before <= latest:
             raise InvalidToken("The access token is not yet valid")
         # T4 (library policy): not issued in the future.
-        if principal.issued_at is not None and principal.issued_at > now + leeway:
+        issued_at = principal.issued_at
+        if issued_at is not None and not -_MAX_NUMERIC_DATE <= issued_at <= latest:
             raise InvalidToken("The access token was issued in the future")
         # OIDC-4, S5: nobody authenticates in the future.
-        if principal.auth_time is not None and principal.auth_time > now + leeway:
+        auth_time = principal.auth_time
+        if auth_time is not None and not -_MAX_NUMERIC_DATE <= auth_time <= latest:
             raise InvalidToken("The access token has an invalid authentication time")
         # R8725-10: a subject, when present, is a non-empty string.
         if "sub" in claims and not principal.subject:

@@ -32,9 +32,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from stepup_mfa import Decision, Guard, Policy, Principal, RequestView
+from stepup_mfa import Decision, Guard, JWTVerifier, Policy, Principal, RequestView
 from stepup_mfa._verify.flow import Flow
-from stepup_mfa._verify.jwt_verifier import JWTVerifier
 from stepup_mfa.asgi import StepUpMiddleware
 from stepup_mfa.integrations.starlette import require
 from stepup_mfa.routes import Route as PolicyRoute

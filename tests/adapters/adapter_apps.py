@@ -205,13 +205,18 @@ def starlette_decorator(guard: Guard, mode: Mode) -> Call:
     return _starlette_client(Starlette(routes=routes))
 
 
-def asgi_middleware(guard: Guard, mode: Mode) -> Call:
+def asgi_app(guard: Guard, mode: Mode, table: RouteTable = TABLE) -> Starlette:
+    """The seed routes, unprotected, behind the ASGI middleware."""
     routes = [
         StarletteRoute(path, _starlette_endpoint(boom, mode))
         for path, (_policy, boom) in ROUTES.items()
     ]
-    middleware = [Middleware(StepUpMiddleware, guard=guard, routes=TABLE)]
-    return _starlette_client(Starlette(routes=routes, middleware=middleware))
+    middleware = [Middleware(StepUpMiddleware, guard=guard, routes=table)]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def asgi_middleware(guard: Guard, mode: Mode) -> Call:
+    return _starlette_client(asgi_app(guard, mode))
 
 
 def _fastapi_endpoint(dependency: Any, boom: bool, mode: Mode) -> Callable[..., Any]:

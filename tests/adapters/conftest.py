@@ -15,9 +15,8 @@ import httpx
 import pytest
 from adapter_apps import REALM, MakeGuard
 
-from stepup_mfa import Guard
+from stepup_mfa import Guard, JWTVerifier
 from stepup_mfa._verify.flow import HttpRequest, HttpResponse
-from stepup_mfa._verify.jwt_verifier import JWTVerifier
 from stepup_mfa._verify.transports import AsyncHttpxTransport, HttpxTransport
 from stepup_mfa.testing import FakeIssuer, FrozenClock, TokenFactory
 

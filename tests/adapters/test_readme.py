@@ -18,7 +18,6 @@ import pytest
 from adapter_apps import MakeGuard, TestClient
 
 import stepup_mfa
-from stepup_mfa._verify.jwt_verifier import JWTVerifier
 from stepup_mfa.testing import TokenFactory
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -33,14 +32,6 @@ def blocks() -> list[str]:
 
 SETUP, *FRAMEWORK_BLOCKS = blocks()
 NAMES = ["flask", "starlette", "fastapi"]
-
-
-@pytest.fixture(autouse=True)
-def jwt_verifier_exported(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README imports ``JWTVerifier`` from ``stepup_mfa``; until the public API re-exports
-    it, provide it there for the duration of the test (a no-op once it is exported)."""
-    if not hasattr(stepup_mfa, "JWTVerifier"):
-        monkeypatch.setattr(stepup_mfa, "JWTVerifier", JWTVerifier, raising=False)
 
 
 def test_there_is_one_block_per_framework() -> None:

@@ -772,3 +772,23 @@ def test_R9068_14_kidless_token_tries_a_bounded_number_of_keys(
     fifth = issuer_server.keys[-1]
     token = issuer_server.mint(fifth, header=issuer_server.header(fifth, kid=drop))
     rejected(check, verifier, token)
+
+
+@pytest.mark.parametrize(
+    ("scope", "scopes"),
+    [
+        (["cats:read"], frozenset()),
+        ("cats:readonly", frozenset({"cats:readonly"})),
+        ("cats:read,dogs:read", frozenset({"cats:read,dogs:read"})),
+        ("CATS:READ", frozenset({"CATS:READ"})),
+    ],
+    ids=["array", "prefix", "comma", "upper-case"],
+)
+def test_T11_R9068_12_scope_tricks_verify_but_grant_nothing_extra(
+    scope: Any, scopes: frozenset[str], issuer_server: Any, verifier: Any, check: Any
+) -> None:
+    """The verifier's half of T11: the token is valid, its scopes are read literally, so the
+    policy's ``cats:read`` gate finds nothing to match (the 403 itself is the core's)."""
+    principal = check(verifier, issuer_server.mint(claims=issuer_server.claims(scope=scope)))
+    assert principal.scopes == scopes
+    assert "cats:read" not in principal.scopes

@@ -71,7 +71,17 @@ def extract_credentials(
     lines (R9110-4), a Bearer credential that is not a b64token (R6750-2), an oversized header
     (attack P10), a repeated ``access_token`` (R6750-6) or a token sent two ways (R6750-3).
     """
-    header = _from_header(request.authorization, methods.max_length)
+    lines = request.authorization
+    if len(lines) == 1 and not request.query_string and request.form_body is None:
+        # The common case, decided without the general machinery: one well-formed line.
+        value = lines[0]
+        if (
+            value[:7] == "Bearer "
+            and len(value) <= methods.max_length
+            and _B64TOKEN.fullmatch(value, 7) is not None
+        ):
+            return Credentials(value[7:])
+    header = _from_header(lines, methods.max_length)
     query = _from_query(request.query_string)
     body = _from_body(request) if methods.body else None
     present = [c for c in (header, query, body) if c is not None]

@@ -1,9 +1,9 @@
 """The seed's catsdogs API on Starlette, protected by one middleware and a route table.
 
 The table lives in ``policies.toml`` beside this file, so the people who own security policy can
-change which endpoint needs which assurance without touching the handlers. The "mfa-recent" policy
-it names is built here from ``STEPUP_MFA_ACR`` and ``STEPUP_MFA_MAX_AGE``, because the acr value that
-means MFA depends on the authorization server.
+change which endpoint needs which assurance without touching the handlers. The "mfa-recent"
+policy it names is built here from ``STEPUP_MFA_ACR`` and ``STEPUP_MFA_MAX_AGE``, because the acr
+value that means MFA depends on the authorization server.
 
 Run it with ``python examples/starlette_app/app.py``; it reads the STEPUP_* variables (see README).
 """

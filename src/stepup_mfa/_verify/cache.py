@@ -18,7 +18,7 @@ V = TypeVar("V")
 
 def token_key(token: str) -> str:
     """The key under which facts about ``token`` are stored: its SHA-256 (R7662-11)."""
-    return hashlib.sha256(token.encode("ascii", "surrogateescape")).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Store(Protocol[V]):

@@ -133,7 +133,9 @@ def unmet_requirements(principal: Principal, policy: Policy, now: float) -> Auth
     """The error naming every requirement of ``policy`` that ``principal`` does not meet."""
     missing_scope = not policy.scopes <= principal.scopes
     acr_unmet = bool(policy.acr_values) and principal.acr not in policy.acr_values
-    amr_unmet = any(group.isdisjoint(principal.amr) for group in policy.amr_groups)
+    amr_unmet = bool(policy.amr_groups) and any(
+        group.isdisjoint(principal.amr) for group in policy.amr_groups
+    )
     too_old = policy.max_age is not None and not is_fresh(principal.auth_time, policy.max_age, now)
     if acr_unmet or amr_unmet or too_old:
         return InsufficientUserAuthentication(

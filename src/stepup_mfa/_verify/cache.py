@@ -11,7 +11,7 @@ import hashlib
 import threading
 from typing import Generic, Protocol, TypeVar
 
-from cachetools import LRUCache
+from cachetools import FIFOCache
 
 V = TypeVar("V")
 
@@ -34,21 +34,24 @@ class Store(Protocol[V]):
 
 
 class MemoryStore(Generic[V]):
-    """In-process store: least-recently-used eviction beyond ``maxsize`` entries."""
+    """In-process store, bounded to ``maxsize`` entries (the oldest written go first).
+
+    Reads take no lock: they sit on every request's path, and a first-in-first-out cache (unlike
+    an LRU one) does not reorder anything on a read. Writes take the lock.
+    """
 
     def __init__(self, maxsize: int = 10_000) -> None:
-        self._entries: LRUCache[str, tuple[V, float]] = LRUCache(maxsize=maxsize)
+        self._entries: FIFOCache[str, tuple[V, float]] = FIFOCache(maxsize=maxsize)
         self._lock = threading.Lock()
 
     def get(self, key: str, now: float) -> V | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if now >= entry[1]:
-                del self._entries[key]
-                return None
-            return entry[0]
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if now >= entry[1]:
+            self.discard(key)
+            return None
+        return entry[0]
 
     def put(self, key: str, value: V, expires_at: float) -> None:
         with self._lock:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,6 +239,10 @@ class JWTVerifier:
         self._cache: Store[VerifiedToken] | None = (
             (cache if cache is not None else MemoryStore(maxsize=10_000)) if cache_tokens else None
         )
+        # A store given by the caller may be shared or persisted, so it only ever sees SHA-256
+        # digests (R7662-11). The built-in in-process store is keyed by the token itself, which is
+        # in this process's memory anyway, to spare a SHA-256 on every request.
+        self._cache_key: Callable[[str], str] = token_key if cache is not None else str
         self._allow_insecure_http = bool(allow_insecure_http)
         self._timeout = float(timeout)
         self._jwks_default_age = float(jwks_default_age)
@@ -299,7 +303,7 @@ class JWTVerifier:
         cache = self._cache
         if cache is None or not token.isascii():  # a compact JWS is ASCII (R7515-1)
             return None
-        key = token_key(token)
+        key = self._cache_key(token)
         entry = cache.get(key, now)
         if entry is None:
             return None
@@ -475,7 +479,7 @@ class JWTVerifier:
         if cache is None or principal.expires_at is None:
             return
         entry = VerifiedToken(principal, issuer, signing_key.kid, signing_key.thumbprint)
-        cache.put(token_key(token), entry, principal.expires_at + self._leeway)
+        cache.put(self._cache_key(token), entry, principal.expires_at + self._leeway)
 
     # -- JWKS state ------------------------------------------------------------------------------
 

@@ -11,7 +11,9 @@
 
     stepup.protect(admin_blueprint, AUTHENTICATED)
 
-Sync views are checked with ``guard.check``, ``async def`` views with ``guard.acheck``.
+Every view, ``async def`` ones included, is checked with the blocking ``guard.check``: Flask runs
+each async view on a fresh event loop in the worker thread, so an asyncio HTTP client could not
+be pooled across requests, and blocking that short-lived loop costs nothing.
 ``require`` also decorates ``View``/``MethodView`` methods or goes in ``View.decorators``.
 
 A refusal is raised as :class:`StepUpDenied`, a werkzeug ``HTTPException`` whose concrete class
@@ -169,7 +171,7 @@ class FlaskStepUp:
                 @functools.wraps(view)
                 async def guarded_async(*args: Any, **kwargs: Any) -> Any:
                     guard = self._guard()
-                    _admit(guard, await guard.acheck(_request_view(guard), policy))
+                    _admit(guard, guard.check(_request_view(guard), policy))
                     return await view(*args, **kwargs)
 
                 return cast(F, guarded_async)

@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from introspection_fixtures import IntrospectionStub, stub_on
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
@@ -419,3 +420,17 @@ def anyio_backend() -> str:
 
 async def run_flow_async(flow: Flow[T], transport: AsyncHttpxTransport) -> T:
     return await run_async(flow, transport)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalHTTPServer]:
+    """The HTTP server behind the introspection stub, one per test module."""
+    with LocalHTTPServer(poll_interval=0.05) as server:
+        yield server
+
+
+@pytest.fixture
+def stub(server: LocalHTTPServer) -> IntrospectionStub:
+    """An RFC 7662 endpoint on ``server``, with an empty answer table."""
+    server.routes.clear()
+    return stub_on(server)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,7 +25,6 @@ from introspection_fixtures import (
     active,
     check,
     self_signed_localhost,
-    stub_on,
     verifier_for,
 )
 
@@ -41,27 +39,9 @@ from stepup_mfa._verify.introspection import (
     IntrospectionVerifier,
 )
 from stepup_mfa._verify.transports import HttpxTransport
-from stepup_mfa.testing.server import LocalHTTPServer, Reply
+from stepup_mfa.testing.server import Reply
 
 TOKEN = "opaque-token-1"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalHTTPServer]:
-    with LocalHTTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def stub(server: LocalHTTPServer) -> IntrospectionStub:
-    return stub_on(server)
-
-
-@pytest.fixture
-def transport() -> Iterator[HttpxTransport]:
-    transport = HttpxTransport()
-    yield transport
-    transport.close()
 
 
 # -- R7662-1: the request --------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,7 +19,6 @@ from introspection_fixtures import (
     active,
     announcing,
     check,
-    stub_on,
     verifier_for,
 )
 
@@ -28,32 +26,9 @@ from stepup_mfa._core.principal import Principal
 from stepup_mfa._verify.flow import run_async, run_sync
 from stepup_mfa._verify.introspection import IntrospectionVerifier
 from stepup_mfa._verify.transports import AsyncHttpxTransport, HttpxTransport
-from stepup_mfa.testing.server import LocalHTTPServer, Reply
+from stepup_mfa.testing.server import Reply
 
 REQUESTS = 100
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalHTTPServer]:
-    with LocalHTTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def stub(server: LocalHTTPServer) -> IntrospectionStub:
-    return stub_on(server)
-
-
-@pytest.fixture
-def transport() -> Iterator[HttpxTransport]:
-    transport = HttpxTransport()
-    yield transport
-    transport.close()
 
 
 def _threaded_check(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,7 +16,6 @@ from introspection_fixtures import (
     IntrospectionStub,
     active,
     check,
-    stub_on,
     verifier_for,
 )
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
@@ -32,30 +30,11 @@ from stepup_mfa._verify.introspection import (
     PrivateKeyJWT,
 )
 from stepup_mfa._verify.transports import HttpxTransport
-from stepup_mfa.testing.server import LocalHTTPServer, RecordedRequest, Reply
+from stepup_mfa.testing.server import RecordedRequest, Reply
 
 EC_KEY = ECKey.generate_key("P-256", private=True)
 BASIC = ClientSecretBasic(CLIENT_ID, CLIENT_SECRET)
 HTTPS = "https://as.example.com/introspect"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalHTTPServer]:
-    with LocalHTTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def stub(server: LocalHTTPServer) -> IntrospectionStub:
-    server.routes.clear()
-    return stub_on(server)
-
-
-@pytest.fixture
-def transport() -> Iterator[HttpxTransport]:
-    transport = HttpxTransport()
-    yield transport
-    transport.close()
 
 
 # -- R7662-12: https only (loopback or an explicit switch excepted) --------------------------------

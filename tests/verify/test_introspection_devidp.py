@@ -4,7 +4,6 @@ revocation and the seed scenario's step-up. The clock is the server's frozen clo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,13 +39,6 @@ def idp(stepup_dev_idp: DevIdP) -> DevIdP:
 @pytest.fixture
 def clock(stepup_clock: FrozenClock) -> FrozenClock:
     return stepup_clock
-
-
-@pytest.fixture
-def transport() -> Iterator[HttpxTransport]:
-    transport = HttpxTransport()
-    yield transport
-    transport.close()
 
 
 @pytest.fixture(params=[ClientSecretBasic, ClientSecretPost], ids=["basic", "post"])

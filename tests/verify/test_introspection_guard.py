@@ -7,7 +7,6 @@ of section 4 and R9470-9, parsed as RFC 9110 describes rather than compared as r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from introspection_fixtures import (
     NOW,
     IntrospectionStub,
     active,
-    stub_on,
     verifier_for,
 )
 
@@ -29,36 +27,12 @@ from stepup_mfa._guard import Guard
 from stepup_mfa._verify.introspection import ClientSecretBasic, IntrospectionVerifier
 from stepup_mfa._verify.transports import AsyncHttpxTransport, HttpxTransport
 from stepup_mfa.testing.clock import FrozenClock
-from stepup_mfa.testing.server import LocalHTTPServer, RecordedRequest, Reply
+from stepup_mfa.testing.server import RecordedRequest, Reply
 
 MFA = "urn:example:acr:mfa"
 CATS = Policy(scopes="cats:read", acr_values=MFA, max_age=60, name="cats")
 DOGS = Policy(scopes="dogs:read", name="dogs")
 TOKEN = "opaque-cats-token"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalHTTPServer]:
-    with LocalHTTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def stub(server: LocalHTTPServer) -> IntrospectionStub:
-    server.routes.clear()
-    return stub_on(server)
-
-
-@pytest.fixture
-def transport() -> Iterator[HttpxTransport]:
-    transport = HttpxTransport()
-    yield transport
-    transport.close()
 
 
 @pytest.fixture

@@ -127,8 +127,8 @@ def _require_text(value: object, name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientSecretBasic:
-    """``client_secret_basic`` (RFC 6749 §2.3.1): HTTP Basic with the form-encoded id and secret."""
+class _SharedSecret:
+    """A client id and secret, checked when built and never shown in a repr."""
 
     client_id: str
     client_secret: str
@@ -136,6 +136,14 @@ class ClientSecretBasic:
     def __post_init__(self) -> None:
         _require_text(self.client_id, "client_id")
         _require_text(self.client_secret, "client_secret")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(client_id={self.client_id!r}, client_secret=<hidden>)"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ClientSecretBasic(_SharedSecret):
+    """``client_secret_basic`` (RFC 6749 §2.3.1): HTTP Basic with the form-encoded id and secret."""
 
     def credentials(self, endpoint: str, now: float) -> ClientCredentials:
         # RFC 6749 §2.3.1: both parts are application/x-www-form-urlencoded before base64.
@@ -143,28 +151,15 @@ class ClientSecretBasic:
         basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
         return ClientCredentials(headers=(("Authorization", f"Basic {basic}"),))
 
-    def __repr__(self) -> str:
-        return f"ClientSecretBasic(client_id={self.client_id!r}, client_secret=<hidden>)"
 
-
-@dataclass(frozen=True, slots=True)
-class ClientSecretPost:
+@dataclass(frozen=True, slots=True, repr=False)
+class ClientSecretPost(_SharedSecret):
     """``client_secret_post`` (RFC 6749 §2.3.1): id and secret in the form body."""
-
-    client_id: str
-    client_secret: str
-
-    def __post_init__(self) -> None:
-        _require_text(self.client_id, "client_id")
-        _require_text(self.client_secret, "client_secret")
 
     def credentials(self, endpoint: str, now: float) -> ClientCredentials:
         return ClientCredentials(
             form=(("client_id", self.client_id), ("client_secret", self.client_secret))
         )
-
-    def __repr__(self) -> str:
-        return f"ClientSecretPost(client_id={self.client_id!r}, client_secret=<hidden>)"
 
 
 SigningKey = RSAKey | ECKey | OKPKey

@@ -540,13 +540,7 @@ class JWTVerifier:
                         return key_set
                     state.next_kid_refresh_at = now + self._unknown_kid_cooldown
                 state.refreshing += 1
-            try:
-                fetched = yield from self._fetch_keys(state, now)
-            finally:
-                with state.lock:
-                    state.refreshing -= 1
-            if fetched is None:
-                raise self._unavailable()
+            fetched = yield from self._fetch_as_refresher(state, now)
             if kid in fetched.by_kid:
                 return fetched
             if not joining:
@@ -635,13 +629,19 @@ class JWTVerifier:
         for state in self._issuers.values():
             with state.lock:
                 state.refreshing += 1
-            try:
-                fetched = yield from self._fetch_keys(state, now)
-            finally:
-                with state.lock:
-                    state.refreshing -= 1
-            if fetched is None:
-                raise self._unavailable()
+            yield from self._fetch_as_refresher(state, now)
+
+    def _fetch_as_refresher(self, state: _IssuerKeys, now: float) -> Flow[KeySet]:
+        """Fetch ``state``'s keys as one of its counted refreshers (the caller counted this flow
+        in, under the lock); unusable keys are :class:`VerifierUnavailable`."""
+        try:
+            fetched = yield from self._fetch_keys(state, now)
+        finally:
+            with state.lock:
+                state.refreshing -= 1
+        if fetched is None:
+            raise self._unavailable()
+        return fetched
 
     def refresh_due(self, now: float, ahead: float = 0.0) -> bool:
         """Whether some issuer's keys reach their max-age within ``ahead`` seconds.

@@ -17,9 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ID = re.compile(r"\b(R\d{4}|OIDC)[-_](\d{1,2})\b")
-ROW = re.compile(r"^\| ([A-Z]\d{1,2}) \|", re.M)
-ROW_IN_TEST = re.compile(r"\b(?:attack|row)[ _-]?([AKHCTPIDMSX]\d{1,2})\b", re.I)
+ID = re.compile(r"(?<![A-Za-z0-9])(R\d{4}|OIDC)[-_](\d{1,2})(?![0-9])", re.IGNORECASE)
 
 
 def covered_ids(tests: Path) -> dict[str, set[str]]:
@@ -37,7 +35,7 @@ def covered_ids(tests: Path) -> dict[str, set[str]]:
                 )
                 where = f"{path.relative_to(ROOT).as_posix()}::{node.name}"
                 for prefix, number in ID.findall(segment):
-                    found[f"{prefix}-{number}"].add(where)
+                    found[f"{prefix.upper()}-{number}"].add(where)
     return found
 
 

@@ -91,7 +91,7 @@ CASES = [
         "insufficient_user_authentication",
         {"max_age": "60", "acr_values": MFA_ACR},
     ),
-    Case("invalid-token-R6750-13", "/dogs/", "garbage", 401, "invalid_token"),
+    Case("invalid-token-R6750-13-R9068-8", "/dogs/", "garbage", 401, "invalid_token"),
     Case("two-authorization-lines-R9110-4", "/dogs/", "two-lines", 400, "invalid_request"),
     Case("verifier-outage-R7662-3", "/dogs/", "dogs", 503, outage=True),
     Case(
@@ -118,6 +118,9 @@ def test_behaviour(
     issuer: FakeIssuer,
     tokens: TokenFactory,
 ) -> None:
+    """One row of the shared table, through one adapter's real request path. Each row's id names
+    the requirement it checks (R6750-9, R6750-13, R6750-17, R6750-18, R9068-8, R9470-1,
+    R9470-4, R9110-4, R9457-1, R7662-3)."""
     call = BUILDERS[adapter](make_guard(), mode)
     headers = TOKENS[case.token](tokens)
     if case.accept is not None:

@@ -461,7 +461,7 @@ def test_C2_R8725_14_other_jwt_kinds_rejected(
         rejected(check, make_verifier(accept_jwt_typ=True), token)
 
 
-def test_C3_R9068_5_token_for_another_resource(
+def test_C3_R9068_5_R6750_20_token_for_another_resource(
     issuer_server: Any, verifier: Any, check: Any
 ) -> None:
     token = issuer_server.mint(claims=issuer_server.claims(aud="https://billing.example.com"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -53,6 +54,9 @@ class Guard:
     - ``problem_details``: send an RFC 9457 body ``"always"``, ``"never"``, or when the client's
       ``Accept`` asks for ``application/problem+json`` (``"accept"``, the default).
     - ``on_decision``: called with every decision, for audit logs and metrics.
+    - ``refresh_ahead``: for verifiers that can (``JWTVerifier``), refresh the issuer's keys in
+      the background this many seconds before they expire, so that no request waits on the
+      network in steady state; ``None`` turns it off. Checked at most once a second.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Guard:
         token_methods: TokenMethods = DEFAULT_METHODS,
         problem_details: ProblemDetails = "accept",
         on_decision: DecisionHook | None = None,
+        refresh_ahead: float | None = 30.0,
     ) -> None:
         self.verifier = verifier
         self.settings = ChallengeSettings(realm, resource_metadata, error_uri)
@@ -82,11 +87,27 @@ class Guard:
             asyncio.AbstractEventLoop, AsyncTransport
         ] = weakref.WeakKeyDictionary()
         self._missing = deny(MissingCredentials(), self.settings)
+        self._refresh_ahead = refresh_ahead
+        self._refresh_due: Callable[[float, float], bool] | None = getattr(
+            verifier, "refresh_due", None
+        )
+        self._refresh_flow: Callable[[float, float], Flow[None]] | None = getattr(
+            verifier, "refresh_flow", None
+        )
+        self._next_refresh_check = float("-inf")
+        self._refresh_lock = threading.Lock()
+        self._refreshing = False
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- the two drivers ------------------------------------------------------------------------
 
     def check(self, request: RequestView, policy: Policy) -> Decision:
         """Decide ``request`` against ``policy``, blocking on the network if a token is new."""
+        refresh = self._due_refresh()
+        if refresh is not None:
+            threading.Thread(
+                target=self._refresh_in_background, args=(refresh,), daemon=True
+            ).start()
         step = self._begin(request, policy)
         if isinstance(step, Decision):
             return step
@@ -99,6 +120,11 @@ class Guard:
 
     async def acheck(self, request: RequestView, policy: Policy) -> Decision:
         """The asyncio form of :meth:`check`; the same steps, the flow driven without blocking."""
+        refresh = self._due_refresh()
+        if refresh is not None:
+            task = asyncio.get_running_loop().create_task(self._arefresh_in_background(refresh))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         step = self._begin(request, policy)
         if isinstance(step, Decision):
             return step
@@ -119,6 +145,43 @@ class Guard:
         flow = self._startup_flow()
         if flow is not None:
             await run_async(flow, self._loop_transport())
+
+    # -- refreshing keys ahead of expiry --------------------------------------------------------
+
+    def _due_refresh(self) -> Flow[None] | None:
+        """A refresh flow when the verifier's keys expire within ``refresh_ahead`` seconds and no
+        refresh is running; checked at most once a second, so the hot path pays one comparison."""
+        if self._refresh_flow is None or self._refresh_due is None or self._refresh_ahead is None:
+            return None
+        now = self.clock()
+        if now < self._next_refresh_check:
+            return None
+        with self._refresh_lock:
+            if self._refreshing or now < self._next_refresh_check:
+                return None
+            self._next_refresh_check = now + 1.0
+            # Only inside the window before expiry: keys never loaded, or already expired, are
+            # fetched by the request that needs them (and shared by single flight).
+            if not self._refresh_due(now, self._refresh_ahead) or self._refresh_due(now, 0.0):
+                return None
+            self._refreshing = True
+        return self._refresh_flow(now, self._refresh_ahead)
+
+    def _refresh_in_background(self, flow: Flow[None]) -> None:
+        try:
+            run_sync(flow, self._sync_transport())
+        except Exception as error:  # requests go on with the keys they have
+            logger.warning("background key refresh failed: %s", type(error).__name__)
+        finally:
+            self._refreshing = False
+
+    async def _arefresh_in_background(self, flow: Flow[None]) -> None:
+        try:
+            await run_async(flow, self._loop_transport())
+        except Exception as error:
+            logger.warning("background key refresh failed: %s", type(error).__name__)
+        finally:
+            self._refreshing = False
 
     # -- shared steps ---------------------------------------------------------------------------
 

@@ -110,10 +110,13 @@ class RouteTable:
     def policy_for(self, method: str, path: str, *, preflight: bool = False) -> Policy:
         """The policy for a request; ``preflight``: it is a CORS preflight request.
 
-        ``method`` is compared exactly (HTTP methods are case-sensitive, RFC 9110 §9.1).
+        ``method`` is compared in upper case: HTTP methods are case-sensitive (RFC 9110 §9.1),
+        but werkzeug and Django upper-case the method before routing, so ``get`` reaches the
+        ``GET`` handler and must meet the ``GET`` policy.
         """
         if preflight and self.cors_preflight:
             return ANONYMOUS
+        method = method.upper()
         by_method = self._exact.get(path)
         if by_method is not None:
             policy = by_method.get(method) or by_method.get(ANY_METHOD)
@@ -218,7 +221,7 @@ def _describe(route: object) -> str:
 
 def _methods(value: str | Sequence[str], where: str) -> frozenset[str]:
     items = value.split(",") if isinstance(value, str) else list(value)
-    methods = frozenset(item.strip() if isinstance(item, str) else item for item in items)
+    methods = frozenset(item.strip().upper() if isinstance(item, str) else item for item in items)
     if not methods or not all(
         isinstance(m, str) and (m == ANY_METHOD or _METHOD.fullmatch(m)) for m in methods
     ):

@@ -19,7 +19,10 @@ For comparison, ``peer: PyJWT every request`` is the common setup of other libra
 middleware that verifies the signature with PyJWT (key preloaded) and checks the same claims on
 every request. The second table times the same apps through an HTTP client in-process
 (``httpx.AsyncClient`` over ``httpx.ASGITransport``), which adds the request and response
-handling every real request pays. Target: a seen-before token at most 1.25x the bare app.
+handling every real request pays, as a client-observed request cost. Target: a seen-before token
+at most 1.25x the bare app there, where peers' best setups cost about 1.7-1.8x. The raw ASGI table
+is the harshest view (a bare request costs a few microseconds); it shows where the remaining
+microseconds go: adapter, Guard and the verifier's memory.
 
 Run: ``python bench/bench_requests.py [--requests N] [--repeats R]``
 """

@@ -103,15 +103,15 @@ class Guard:
 
     def check(self, request: RequestView, policy: Policy) -> Decision:
         """Decide ``request`` against ``policy``, blocking on the network if a token is new."""
-        refresh = self._due_refresh()
+        now = self.clock()
+        refresh = self._due_refresh(now)
         if refresh is not None:
             threading.Thread(
                 target=self._refresh_in_background, args=(refresh,), daemon=True
             ).start()
-        step = self._begin(request, policy)
-        if isinstance(step, Decision):
-            return step
-        token, now = step
+        token = self._begin(request, policy, now)
+        if isinstance(token, Decision):
+            return token
         try:
             principal = run_sync(self.verifier.verify(token, now), self._sync_transport())
         except Exception as error:
@@ -120,15 +120,15 @@ class Guard:
 
     async def acheck(self, request: RequestView, policy: Policy) -> Decision:
         """The asyncio form of :meth:`check`; the same steps, the flow driven without blocking."""
-        refresh = self._due_refresh()
+        now = self.clock()
+        refresh = self._due_refresh(now)
         if refresh is not None:
             task = asyncio.get_running_loop().create_task(self._arefresh_in_background(refresh))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        step = self._begin(request, policy)
-        if isinstance(step, Decision):
-            return step
-        token, now = step
+        token = self._begin(request, policy, now)
+        if isinstance(token, Decision):
+            return token
         try:
             principal = await run_async(self.verifier.verify(token, now), self._loop_transport())
         except Exception as error:
@@ -148,13 +148,12 @@ class Guard:
 
     # -- refreshing keys ahead of expiry --------------------------------------------------------
 
-    def _due_refresh(self) -> Flow[None] | None:
+    def _due_refresh(self, now: float) -> Flow[None] | None:
         """A refresh flow when the verifier's keys expire within ``refresh_ahead`` seconds and no
         refresh is running; checked at most once a second, so the hot path pays one comparison."""
-        if self._refresh_flow is None or self._refresh_due is None or self._refresh_ahead is None:
-            return None
-        now = self.clock()
         if now < self._next_refresh_check:
+            return None
+        if self._refresh_flow is None or self._refresh_due is None or self._refresh_ahead is None:
             return None
         with self._refresh_lock:
             if self._refreshing or now < self._next_refresh_check:
@@ -185,7 +184,7 @@ class Guard:
 
     # -- shared steps ---------------------------------------------------------------------------
 
-    def _begin(self, request: RequestView, policy: Policy) -> Decision | tuple[str, float]:
+    def _begin(self, request: RequestView, policy: Policy, now: float) -> Decision | str:
         """Everything before the network: anonymous routes, credentials, the verifier's memory."""
         if not policy.authenticated:
             return self._finish(Decision(allowed=True), request, policy)
@@ -199,7 +198,6 @@ class Guard:
             # The hot path: a token seen before is in the verifier's memory exactly as it was sent,
             # so it already passed every syntax check. Anything but a hit (a miss, or a refusal
             # that might stem from bad syntax) takes the full path below, which checks in order.
-            now = self.clock()
             try:
                 principal = self.verifier.cached(lines[0][7:], now, policy.max_cache_age)
             except Exception:
@@ -210,12 +208,11 @@ class Guard:
             credentials = extract_credentials(request, self.token_methods)
             if credentials is None:
                 return self._finish(self._missing, request, policy)
-            now = self.clock()
             principal = self.verifier.cached(credentials.token, now, policy.max_cache_age)
         except Exception as error:
             return self._refuse(error, request, policy)
         if principal is None:
-            return credentials.token, now
+            return credentials.token
         return self._judge(principal, request, policy, now)
 
     def _judge(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import flask
 import pytest
+from cachetools import FIFOCache
 from werkzeug.test import Client
 
 from stepup_mfa import Guard, JWTVerifier, Policy
@@ -139,7 +140,23 @@ def test_C3_shared_jwt_cache_does_not_admit_another_audience(
     assert decision.status == 401
 
 
-# -- logs -------------------------------------------------------------------------------------------
+# -- concurrency ------------------------------------------------------------------------------
+
+
+def test_memory_store_read_racing_an_eviction_is_a_miss() -> None:
+    """Reads take no lock; a write that evicts the key between ``FIFOCache.get``'s ``in`` and
+    ``[]`` made the read raise KeyError, which the Guard turns into a 503 under load."""
+
+    class EvictedMidRead(FIFOCache[str, tuple[object, float]]):
+        def __contains__(self, key: object) -> bool:
+            return True  # the key was there for the check, and gone for the read
+
+    store: MemoryStore[object] = MemoryStore()
+    store._entries = EvictedMidRead(maxsize=4)
+    assert store.get("evicted", NOW) is None
+
+
+# -- logs ------------------------------------------------------------------------------------
 
 
 @pytest.mark.xfail(

@@ -45,8 +45,11 @@ class MemoryStore(Generic[V]):
         self._lock = threading.Lock()
 
     def get(self, key: str, now: float) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None:
+        # One lookup, not ``FIFOCache.get`` (``in`` then ``[]``): a write evicting the key
+        # between the two would raise KeyError on this lock-free read.
+        try:
+            entry = self._entries[key]
+        except KeyError:
             return None
         if now >= entry[1]:
             self.discard(key)

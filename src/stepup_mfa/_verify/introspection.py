@@ -410,6 +410,11 @@ class IntrospectionVerifier:
             return None
         if answer.principal is None:
             raise InvalidToken(answer.refusal)
+        # A shared store (Redis) may hold answers another resource server fetched: judge
+        # iss and aud again, so its tokens are not ours (R7662-7, I3).
+        refusal = self._context_refusal(answer.principal)
+        if refusal is not None:
+            raise InvalidToken(refusal)
         self._check_times(answer.principal, now)
         return answer.principal
 

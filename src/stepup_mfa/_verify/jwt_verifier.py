@@ -318,6 +318,8 @@ class JWTVerifier:
             cache.discard(key)
             return None
         principal = entry.principal
+        if self._audiences.isdisjoint(principal.audience):
+            return None  # a shared store may hold other resource servers' tokens (C3)
         leeway = self._leeway
         expires_at = principal.expires_at
         if expires_at is not None and now >= expires_at + leeway:

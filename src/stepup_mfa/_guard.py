@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from ._core.credentials import DEFAULT_METHODS, RequestView, TokenMethods, extract_credentials
 from ._core.decision import ChallengeSettings, Decision, check_binding, deny, evaluate
-from ._core.errors import MissingCredentials, StepUpError, VerifierUnavailable
+from ._core.errors import InvalidRequest, MissingCredentials, StepUpError, VerifierUnavailable
 from ._core.policy import Policy
 from ._core.principal import Principal
 from ._verify.base import TokenVerifier
@@ -32,6 +32,7 @@ ProblemDetails = Literal["never", "accept", "always"]
 DecisionHook = Callable[[RequestView, Policy, Decision], None]
 
 PROBLEM_JSON = "application/problem+json"
+HTTPS_REQUIRED = "HTTPS is required to send an access token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,11 @@ class Guard:
     - ``refresh_ahead``: for verifiers that can (``JWTVerifier``), refresh the issuer's keys in
       the background this many seconds before they expire, so that no request waits on the
       network in steady state; ``None`` turns it off. Checked at most once a second.
+    - ``require_https``: refuse (400 ``invalid_request``) a request for a protected route that did
+      not arrive over HTTPS, before its token is looked at (RFC 6750 §5.3, R6750-22). The scheme is
+      the one the server reports: behind a TLS-terminating proxy, let the server trust that
+      proxy's headers (uvicorn ``--proxy-headers --forwarded-allow-ips``, werkzeug ``ProxyFix``);
+      this library never reads ``X-Forwarded-Proto`` itself.
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class Guard:
         problem_details: ProblemDetails = "accept",
         on_decision: DecisionHook | None = None,
         refresh_ahead: float | None = 30.0,
+        require_https: bool = False,
     ) -> None:
         self.verifier = verifier
         self.settings = ChallengeSettings(realm, resource_metadata, error_uri)
@@ -87,6 +94,7 @@ class Guard:
             asyncio.AbstractEventLoop, AsyncTransport
         ] = weakref.WeakKeyDictionary()
         self._missing = deny(MissingCredentials(), self.settings)
+        self.require_https = require_https
         self._refresh_ahead = refresh_ahead
         self._refresh_due: Callable[[float, float], bool] | None = getattr(
             verifier, "refresh_due", None
@@ -188,6 +196,8 @@ class Guard:
         """Everything before the network: anonymous routes, credentials, the verifier's memory."""
         if not policy.authenticated:
             return self._finish(Decision(allowed=True), request, policy)
+        if self.require_https and request.scheme.lower() != "https":
+            return self._refuse(InvalidRequest(HTTPS_REQUIRED), request, policy)
         lines = request.authorization
         if (
             len(lines) == 1

@@ -66,6 +66,7 @@ def request_view(scope: Scope, path: str, form_body: bytes | None = None) -> Req
         query.decode("latin-1") if query else "",
         content_type,
         form_body,
+        scope.get("scheme", "http"),
     )
 
 
@@ -194,7 +195,11 @@ class StepUpMiddleware:
         else:
             query = scope.get("query_string")
             view = RequestView(
-                method, path, authorization, query.decode("latin-1") if query else ""
+                method,
+                path,
+                authorization,
+                query.decode("latin-1") if query else "",
+                scheme=scope.get("scheme", "http"),
             )
         decision = await guard.acheck(view, policy)
         if decision.allowed:

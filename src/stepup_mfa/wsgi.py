@@ -82,6 +82,7 @@ def request_view(guard: Guard, environ: WSGIEnvironment, path: str) -> RequestVi
         environ.get("QUERY_STRING", ""),
         environ.get("CONTENT_TYPE") if body is not None else None,
         body,
+        environ.get("wsgi.url_scheme", "http"),
     )
 
 

@@ -39,6 +39,9 @@ class RequestView:
     query_string: str = ""
     content_type: str | None = None
     form_body: bytes | None = None
+    #: The URL scheme as the server reports it (its own proxy-header handling decides whether a
+    #: proxy's ``X-Forwarded-Proto`` counts; this library never reads that header itself).
+    scheme: str = ""
 
 
 @dataclass(frozen=True, slots=True)

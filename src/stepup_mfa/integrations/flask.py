@@ -218,6 +218,7 @@ def _request_view(guard: Guard) -> RequestView:
         environ.get("QUERY_STRING", ""),
         request.content_type if body is not None else None,
         body,
+        request.scheme,
     )
 
 

@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands.required = True
     _add_dev_idp(subcommands)
     _add_demo(subcommands)
+    _add_explain(subcommands)
     return parser
 
 
@@ -81,6 +82,32 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(
         app=args.app, max_age=args.max_age, serve=args.serve, token_mode=args.token_mode
     )
+
+
+# -- explain ------------------------------------------------------------------------------------
+
+
+def _add_explain(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = subcommands.add_parser(
+        "explain",
+        help="explain a WWW-Authenticate challenge: what went wrong, what to send next",
+        description="Read a WWW-Authenticate header value (as a protected API sent it) and say "
+        "what it asks of the client, including the acr_values and max_age of a step-up.",
+    )
+    command.add_argument("header", help="the WWW-Authenticate value, quoted as one argument")
+    command.set_defaults(handler=_run_explain)
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from ._core.errors import MalformedHeader
+    from ._explain import explain
+
+    try:
+        print(explain(args.header))
+    except MalformedHeader as exc:
+        print(f"stepup-mfa explain: not a WWW-Authenticate value: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 # -- dev-idp -------------------------------------------------------------------------------------

@@ -11,15 +11,18 @@ when each step answered as the seed scenario says it must.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import IO, TYPE_CHECKING, TextIO
 
 import httpx
@@ -138,14 +141,17 @@ class Narrator:
         return response
 
     def countdown(self, seconds: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Wait ``seconds``, showing how long is left to wait (not how long the window has)."""
         for remaining in range(seconds, 0, -1):
             if self.out.isatty():
-                print(f"\r    {remaining:3d} s left ", end="", file=self.out, flush=True)
+                print(f"\r    {remaining:3d} s to wait ", end="", file=self.out, flush=True)
             elif remaining % 5 == 0 or remaining == seconds:
-                self.say(f"    {remaining} s left")
+                self.say(f"    {remaining} s to wait")
             sleep(1)
         if self.out.isatty():
-            print("\r    window passed     ", file=self.out, flush=True)
+            print("\r    the window has passed", file=self.out, flush=True)
+        else:
+            self.say("    the window has passed")
 
 
 def step_up_challenge(response: httpx.Response) -> Challenge:
@@ -205,7 +211,7 @@ def run_demo(
                     f"{max_age} s): {api.url}"
                 )
                 if serve:
-                    return _serve(idp, api, narrator)
+                    return _serve(idp, api, narrator, token_mode)
                 with (
                     DevIdPClient(idp.issuer) as idp_client,
                     httpx.Client(base_url=api.url, timeout=10.0) as http,
@@ -295,17 +301,44 @@ def _walkthrough(
     narrator.exchange(http, "/cats/", token, 200)
 
 
-def _serve(idp: DevIdP, api: ExampleServer, narrator: Narrator) -> int:
+def _serve(idp: DevIdP, api: ExampleServer, narrator: Narrator, token_mode: TokenMode) -> int:
+    from .devidp import PUBLIC_CLIENT_ID
+
     narrator.say("\nBoth servers are running; press Ctrl-C to stop.")
     for user in idp.users.values():
         narrator.say(
             f"  user {user.username}: password {user.password}, TOTP secret {user.totp_secret}"
         )
-    narrator.say(f"  try: curl -i {api.url}/dogs/")
+    user = idp.users[DEMO_USER]
+    login_args = f'"{idp.issuer}", "{PUBLIC_CLIENT_ID}", "{user.username}", "{user.password}"'
+    if token_mode == "introspection":  # opaque tokens are issued for the second audience
+        login_args += f', resource="{idp.opaque_audience}"'
+    narrator.say("\nGet tokens in Python (pyotp, installed with stepup-mfa, computes the code):")
+    narrator.say("  import pyotp")
+    narrator.say("  from stepup_mfa.devidp import login")
+    narrator.say(f"  password_only = login({login_args}).access_token")
+    narrator.say(
+        f"  stepped_up = login({login_args},\n"
+        f'                     totp=pyotp.TOTP("{user.totp_secret}").now,\n'
+        f'                     acr_values="{idp.mfa_acr}").access_token'
+    )
+    narrator.say(f"then: curl -i -H 'Authorization: Bearer <token>' {api.url}/cats/")
+    # SIGTERM (a supervisor, ``timeout``) stops both servers as cleanly as Ctrl-C, instead of
+    # leaving the example app running.
+    previous: Callable[[int, FrameType | None], object] | int | None = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         while api.process.poll() is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     narrator.say(f"the example app stopped:\n{api.output()}")
     return 1
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

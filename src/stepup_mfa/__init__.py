@@ -33,6 +33,16 @@ from ._core.policy import (
 from ._core.principal import Principal
 from ._guard import Denial, Guard
 from ._settings import StepUpSettings
+from ._verify.base import TokenVerifier
+from ._verify.cache import MemoryStore, Store
+from ._verify.flow import (
+    AsyncTransport,
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    SyncTransport,
+    TransportError,
+)
 from ._verify.introspection import (
     ClientSecretBasic,
     ClientSecretPost,
@@ -47,6 +57,7 @@ __all__ = [
     "REGISTERED_AMR",
     "SECOND_FACTOR_AMR",
     "AcrLadder",
+    "AsyncTransport",
     "AuthError",
     "Challenge",
     "ChallengeSettings",
@@ -55,7 +66,10 @@ __all__ = [
     "ConfigurationError",
     "Decision",
     "Denial",
+    "Flow",
     "Guard",
+    "HttpRequest",
+    "HttpResponse",
     "InsufficientScope",
     "InsufficientUserAuthentication",
     "IntrospectionVerifier",
@@ -63,6 +77,7 @@ __all__ = [
     "InvalidToken",
     "JWTVerifier",
     "MalformedHeader",
+    "MemoryStore",
     "MissingCredentials",
     "Policy",
     "PolicyWarning",
@@ -72,7 +87,11 @@ __all__ = [
     "Rule",
     "StepUpError",
     "StepUpSettings",
+    "Store",
+    "SyncTransport",
     "TokenMethods",
+    "TokenVerifier",
+    "TransportError",
     "VerifierUnavailable",
     "evaluate",
     "parse_www_authenticate",

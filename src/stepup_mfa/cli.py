@@ -242,10 +242,12 @@ def print_dev_idp_banner(idp: DevIdP, out: TextIO, *, qr: bool = False) -> None:
         "  (introspection)\n\n"
     )
     w("Get a token from Python (password, then step up with TOTP):\n")
+    w("  import pyotp\n")
     w("  from stepup_mfa.devidp import login\n")
     w(f'  t = login("{idp.issuer}", "{PUBLIC_CLIENT_ID}", "alice", "alice-password")\n')
     w(f'  t = login("{idp.issuer}", "{PUBLIC_CLIENT_ID}", "alice", "alice-password",\n')
-    w(f'            totp="<code>", acr_values="{idp.mfa_acr}", max_age=60)\n')
+    w(f'            totp=pyotp.TOTP("{idp.users["alice"].totp_secret}").now,\n')
+    w(f'            acr_values="{idp.mfa_acr}", max_age=60)\n')
     w("  print(t.access_token)\n\n")
     w("Or a machine token with curl (no user, so it never satisfies a step-up route):\n")
     w(

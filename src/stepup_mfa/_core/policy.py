@@ -170,7 +170,9 @@ class Policy:
             max_age=_smaller(self.max_age, other.max_age),
             rules=self.rules + tuple(r for r in other.rules if r not in self.rules),
             max_cache_age=_smaller(self.max_cache_age, other.max_cache_age),
-            name=" & ".join(n for n in (self.name, other.name) if n) or None,
+            # Named only when both sides are: "authenticated" would misname
+            # AUTHENTICATED & Policy(scopes="admin") in every log line.
+            name=f"{self.name} & {other.name}" if self.name and other.name else None,
         )
 
 

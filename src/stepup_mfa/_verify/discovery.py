@@ -70,7 +70,10 @@ def validate_issuer(issuer: object, *, allow_insecure_http: bool = False) -> str
     if not isinstance(issuer, str) or not issuer:
         raise ConfigurationError("The issuer must be a non-empty string")
     if not is_secure_url(issuer, allow_insecure_http=allow_insecure_http):
-        raise ConfigurationError("The issuer must be an https URL")
+        raise ConfigurationError(
+            "The issuer must be an https URL (http is accepted on loopback, or elsewhere with "
+            "allow_insecure_http=True / STEPUP_ALLOW_INSECURE_HTTP=1, for development only)"
+        )
     parts = urlsplit(issuer)
     if parts.query or parts.fragment or "?" in issuer or "#" in issuer:
         raise ConfigurationError("The issuer must not have a query or fragment")

@@ -20,6 +20,8 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from .._core.errors import VerifierUnavailable
+
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 5.0
@@ -46,8 +48,16 @@ class HttpResponse:
     body: bytes = b""
 
 
-class TransportError(Exception):
-    """The request did not produce a response: timeout, refused connection, TLS failure."""
+class TransportError(VerifierUnavailable):
+    """The request did not produce a response: timeout, refused connection, TLS failure.
+
+    Thrown into the flow, which decides what it means (cached keys may still serve). If a flow
+    lets it escape, it is a 503 like any other outage; ``reason`` (for logs only) names the fault.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
 
 
 #: A flow: yields requests, receives responses, returns its result.

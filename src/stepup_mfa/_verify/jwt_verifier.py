@@ -277,7 +277,10 @@ class JWTVerifier:
             if not isinstance(uri, str) or not is_secure_url(
                 uri, allow_insecure_http=allow_insecure_http
             ):
-                raise ConfigurationError("jwks_uri must be an https URL")
+                raise ConfigurationError(
+                    "jwks_uri must be an https URL (http only on loopback, or with "
+                    "allow_insecure_http=True for development)"
+                )
         return uris
 
     @property

@@ -27,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from .._core.policy import Policy
+from .._core.policy import AUTHENTICATED, Policy
 from .._core.principal import Principal
 from .._guard import Guard
 from ..asgi import WS_POLICY_VIOLATION
@@ -56,7 +56,9 @@ class StepUp:
         """Register the exception handler that renders refusals as the Guard shapes them."""
         install_handler(app)
 
-    def dependency(self, policy: Policy) -> Callable[..., Awaitable[Principal | None]]:
+    def dependency(
+        self, policy: Policy = AUTHENTICATED
+    ) -> Callable[..., Awaitable[Principal | None]]:
         """A dependency for HTTP routes: the principal if ``policy`` is met, else a refusal.
 
         The principal is ``None`` only on an anonymous policy with no token checked.

@@ -247,8 +247,8 @@ class Guard:
             error = decision.error
             logger.info(
                 "refused %s %s: policy=%s status=%d error=%s",
-                request.method,
-                request.path,
+                _loggable(request.method),
+                _loggable(request.path),
                 policy.name or "-",
                 decision.status,
                 error.code if error is not None else "-",
@@ -305,3 +305,9 @@ class Guard:
             body = (error.description if error is not None else "Forbidden").encode()
         headers = (*decision.headers, ("Content-Type", content_type), ("Cache-Control", "no-store"))
         return Denial(decision.status, headers, body)
+
+
+def _loggable(text: str) -> str:
+    """``text`` with control characters escaped: the method and the (decoded) path come from the
+    client, and a CR/LF in them must not forge a log line."""
+    return text if text.isprintable() else repr(text)[1:-1]

@@ -37,6 +37,14 @@ PRINCIPAL_KEY = "stepup_mfa.principal"
 WS_POLICY_VIOLATION = 1008
 _FORM = "application/x-www-form-urlencoded"
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+#: ASGI websocket scopes name their scheme ``ws``/``wss``; the Guard judges ``http``/``https``.
+_HTTP_SCHEME = {"wss": "https", "ws": "http"}
+
+
+def scope_scheme(scope: Scope) -> str:
+    """The request's scheme as ``http``/``https``, websockets included (``wss`` is TLS)."""
+    scheme: str = scope.get("scheme", "http")
+    return _HTTP_SCHEME.get(scheme, scheme)
 
 
 def principal_from_scope(scope: Scope) -> Principal | None:
@@ -66,7 +74,7 @@ def request_view(scope: Scope, path: str, form_body: bytes | None = None) -> Req
         query.decode("latin-1") if query else "",
         content_type,
         form_body,
-        scope.get("scheme", "http"),
+        scope_scheme(scope),
     )
 
 
@@ -181,12 +189,15 @@ class StepUpMiddleware:
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :] or "/"
         authorization: tuple[str, ...] = ()
-        preflight = False
+        requested_method = has_origin = False
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization += (value.decode("latin-1"),)
             elif name == b"access-control-request-method":
-                preflight = method == "OPTIONS"
+                requested_method = True
+            elif name == b"origin":
+                has_origin = True
+        preflight = method == "OPTIONS" and requested_method and has_origin
         policy = self.routes.policy_for(method, path, preflight=preflight)
         guard = self.guard
         if kind == "http" and wants_form_body(guard, scope):
@@ -199,7 +210,7 @@ class StepUpMiddleware:
                 path,
                 authorization,
                 query.decode("latin-1") if query else "",
-                scheme=scope.get("scheme", "http"),
+                scheme=scope_scheme(scope),
             )
         decision = await guard.acheck(view, policy)
         if decision.allowed:

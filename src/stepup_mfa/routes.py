@@ -13,9 +13,9 @@ Matching, cheapest first because the middlewares call it on every request:
    (secure by default: a route nobody listed still needs a valid token).
 
 A ``GET`` entry also covers ``HEAD`` (the same resource, so the same requirement); ``*`` matches
-every method. CORS preflight requests (``OPTIONS`` with ``Access-Control-Request-Method``) carry
-no credentials by design (Fetch standard), so they get :data:`~stepup_mfa.ANONYMOUS` unless
-``cors_preflight=False``.
+every method. CORS preflight requests (``OPTIONS`` with ``Origin`` and
+``Access-Control-Request-Method``) carry no credentials by design (Fetch standard), so they get
+:data:`~stepup_mfa.ANONYMOUS` unless ``cors_preflight=False``.
 """
 
 from __future__ import annotations

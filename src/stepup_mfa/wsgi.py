@@ -107,7 +107,11 @@ class StepUpWSGIMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ_path(environ)
-        preflight = method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+        preflight = (
+            method == "OPTIONS"
+            and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+            and "HTTP_ORIGIN" in environ
+        )
         policy = self.routes.policy_for(method, path, preflight=preflight)
         decision = self.guard.check(request_view(self.guard, environ, path), policy)
         if not decision.allowed:

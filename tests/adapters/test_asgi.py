@@ -127,6 +127,13 @@ def test_plain_options_still_needs_a_token(guard: Guard) -> None:
     assert client.options("/cats/").status_code == 401
 
 
+def test_options_without_origin_is_not_a_preflight(guard: Guard) -> None:
+    """A CORS preflight always carries Origin (Fetch standard); without it, a token is needed."""
+    client = TestClient(middleware_app(guard))
+    headers = {"Access-Control-Request-Method": "GET"}
+    assert client.options("/cats/", headers=headers).status_code == 401
+
+
 def test_root_path_is_stripped_before_matching(guard: Guard) -> None:
     table = RouteTable([Route("GET", "/cats/", AUTHENTICATED)], default=CATS)
     client = TestClient(middleware_app(guard, table), root_path="/api")

@@ -146,6 +146,12 @@ def test_wsgi_plain_options_still_needs_a_token(guard: Guard) -> None:
     assert client.options("/cats/").status_code == 401
 
 
+def test_wsgi_options_without_origin_is_not_a_preflight(guard: Guard) -> None:
+    client = Client(StepUpWSGIMiddleware(wsgi_app, guard=guard, routes=TABLE))
+    headers = {"Access-Control-Request-Method": "GET"}
+    assert client.options("/cats/", headers=headers).status_code == 401
+
+
 def test_wsgi_form_body_token_is_read_and_replayed(
     make_guard: MakeGuard, tokens: TokenFactory
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import flask
 import pytest
@@ -21,6 +22,7 @@ from stepup_mfa._verify.cache import MemoryStore
 from stepup_mfa._verify.flow import HttpRequest, HttpResponse
 from stepup_mfa._verify.introspection import ClientSecretBasic, IntrospectionVerifier
 from stepup_mfa._verify.transports import HttpxTransport
+from stepup_mfa.asgi import StepUpMiddleware
 from stepup_mfa.routes import Route, RouteTable
 from stepup_mfa.testing import MFA_ACR, FakeIssuer, FrozenClock
 from stepup_mfa.wsgi import StepUpWSGIMiddleware
@@ -159,10 +161,6 @@ def test_memory_store_read_racing_an_eviction_is_a_miss() -> None:
 # -- logs ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_guard.py logs request.path with %s: a decoded CR/LF in the path forges log lines",
-)
 def test_refusal_log_line_cannot_be_forged_through_the_path(
     caplog: pytest.LogCaptureFixture, clock: FrozenClock
 ) -> None:
@@ -173,3 +171,42 @@ def test_refusal_log_line_cannot_be_forged_through_the_path(
     messages = [record.getMessage() for record in caplog.records]
     assert messages
     assert not any("\n" in message or "\r" in message for message in messages)
+
+
+# -- require_https and websockets --------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_R6750_22_require_https_admits_a_websocket_over_wss(
+    issuer: FakeIssuer, clock: FrozenClock
+) -> None:
+    """ASGI names TLS websockets ``wss``: a ``require_https`` Guard refused every one of them."""
+    verifier = JWTVerifier(issuer.issuer, API, allow_insecure_http=True)
+    guard = Guard(verifier, clock=clock, require_https=True, refresh_ahead=None)
+    await guard.astartup()
+    reached: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["scheme"])
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    middleware = StepUpMiddleware(app, guard=guard, routes=RouteTable())
+    token = issuer.tokens.mint().encode()
+    for scheme in ("wss", "ws"):
+        scope = {
+            "type": "websocket",
+            "scheme": scheme,
+            "path": "/ws",
+            "headers": [(b"authorization", b"Bearer " + token)],
+        }
+        await middleware(scope, receive, send)
+    assert reached == ["wss"]
+    assert [message["code"] for message in sent] == [1008]
+    await guard.aclose()

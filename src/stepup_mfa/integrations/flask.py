@@ -193,7 +193,11 @@ class FlaskStepUp:
         """
 
         def stepup_mfa_protect() -> None:
-            if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            if (
+                request.method == "OPTIONS"
+                and "Access-Control-Request-Method" in request.headers
+                and "Origin" in request.headers
+            ):
                 return
             guard = self._guard()
             _admit(guard, guard.check(_request_view(guard), policy))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ._core.credentials import RequestView
+from ._core.credentials import RequestView, body_may_carry_token
 from ._core.decision import Decision
 from ._core.principal import Principal
 from ._guard import Denial, Guard
@@ -35,8 +35,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 PRINCIPAL_KEY = "stepup_mfa.principal"
 #: RFC 6455 §7.4.1: 1008, "policy violation", the close code for a refused websocket.
 WS_POLICY_VIOLATION = 1008
-_FORM = "application/x-www-form-urlencoded"
-_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 #: ASGI websocket scopes name their scheme ``ws``/``wss``; the Guard judges ``http``/``https``.
 _HTTP_SCHEME = {"wss": "https", "ws": "http"}
 
@@ -93,10 +91,9 @@ def wants_form_body(guard: Guard, scope: Scope) -> bool:
     Only when the application enabled it, and only for a urlencoded body on a method with body
     semantics: the core ignores any other body (R6750-5), so reading it would only cost memory.
     """
-    if not guard.token_methods.body or scope.get("method", "GET") in _NO_BODY_METHODS:
-        return False
-    content_type = header(scope, b"content-type") or ""
-    return content_type.split(";", 1)[0].strip().lower() == _FORM
+    return guard.token_methods.body and body_may_carry_token(
+        scope.get("method", "GET"), header(scope, b"content-type")
+    )
 
 
 async def read_body(receive: Receive) -> tuple[bytes, Receive]:

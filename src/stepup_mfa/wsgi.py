@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.wsgi import get_input_stream
 
-from ._core.credentials import RequestView
+from ._core.credentials import RequestView, body_may_carry_token
 from ._core.principal import Principal
 from ._guard import Denial, Guard
 from .asgi import PRINCIPAL_KEY
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = ["PRINCIPAL_KEY", "StepUpWSGIMiddleware", "principal_from_environ"]
-
-_FORM = "application/x-www-form-urlencoded"
-_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def principal_from_environ(environ: WSGIEnvironment) -> Principal | None:
@@ -55,10 +52,9 @@ def form_body(guard: Guard, environ: WSGIEnvironment) -> bytes | None:
     The body is read once, within ``Content-Length`` (werkzeug's safe input stream), and put back
     as a fresh stream so the app can still read it.
     """
-    if not guard.token_methods.body or environ.get("REQUEST_METHOD") in _NO_BODY_METHODS:
-        return None
-    content_type = environ.get("CONTENT_TYPE", "")
-    if content_type.split(";", 1)[0].strip().lower() != _FORM:
+    if not guard.token_methods.body or not body_may_carry_token(
+        environ.get("REQUEST_METHOD", "GET"), environ.get("CONTENT_TYPE")
+    ):
         return None
     body = get_input_stream(environ).read()
     environ["wsgi.input"] = io.BytesIO(body)

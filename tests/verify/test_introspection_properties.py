@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from introspection_fixtures import AUDIENCE, ISSUER, NOW, active
+from verify_helpers import json_values as shared_json_values
 
 from stepup_mfa._core.errors import InvalidToken, VerifierUnavailable
 from stepup_mfa._core.principal import Principal
@@ -25,17 +26,7 @@ VERIFIER = IntrospectionVerifier(
     inactive_ttl=0,
 )
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+json_values = shared_json_values(key_size=10)
 members = st.sampled_from(
     [
         "active",

@@ -9,18 +9,16 @@ the rejection is owed to the check under test and not to a broken signature.
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import secrets
 from typing import Any
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, hmac, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509.oid import NameOID
 from joserfc.jwk import RSAKey
+from verify_helpers import self_signed_der
 
 from stepup_mfa._core.errors import InvalidToken, VerifierUnavailable
 from stepup_mfa._verify.jwt_verifier import JWTVerifier
@@ -251,25 +249,9 @@ def test_K6_R7515_6_embedded_jwk_header_is_not_a_trust_anchor(
     rejected(check, verifier, issuer_server.sign_raw(header, issuer_server.claims(), attacker))
 
 
-def _self_signed(private: Any) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker")])
-    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(1)
-        .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=36500))
-        .sign(private, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.DER)
-
-
 def test_K7_R7515_6_attacker_x5c_chain(issuer_server: Any, verifier: Any, check: Any) -> None:
     attacker = issuer_server.new_key("RS256", kid="default", publish=False)
-    x5c = [base64.b64encode(_self_signed(attacker.private)).decode()]
+    x5c = [base64.b64encode(self_signed_der(attacker.private, "attacker")).decode()]
     header = issuer_server.header(attacker, x5c=x5c)
     rejected(check, verifier, issuer_server.sign_raw(header, issuer_server.claims(), attacker))
 

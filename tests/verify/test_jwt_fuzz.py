@@ -12,6 +12,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from verify_helpers import json_values as shared_json_values
 
 from stepup_mfa._core.errors import InvalidToken
 from stepup_mfa._verify.jws import DuplicateMembers, MalformedJSON, loads_strict_json
@@ -22,17 +23,7 @@ ISSUER = "https://as.example.com"
 VERIFIER = JWTVerifier(ISSUER, "https://api.example.com", jwks_uri=ISSUER + "/jwks")
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+json_values = shared_json_values(key_size=8)
 
 
 def b64url(data: bytes) -> str:

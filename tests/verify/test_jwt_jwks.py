@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import datetime
 import json
 from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from verify_helpers import self_signed_b64
 
 from stepup_mfa._core.errors import InvalidToken, VerifierUnavailable
 from stepup_mfa._verify.cache import MemoryStore, token_key
@@ -22,22 +18,6 @@ from stepup_mfa._verify.transports import AsyncHttpxTransport
 
 NOW = 1_900_000_000
 ALL = SUPPORTED_ALGORITHMS
-
-
-def _certificate_for(private: Any) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "as.example.com")])
-    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(7)
-        .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=36500))
-        .sign(private, hashes.SHA256())
-    )
-    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -108,8 +88,12 @@ def test_R7517_4_jwk_with_duplicate_members_ignored(
 def test_R7517_5_x5c_holding_another_key_ignored(issuer_server: Any) -> None:
     key = issuer_server.keys[0]
     other = issuer_server.new_key("RS256", kid="other", publish=False)
-    mismatched = {**key.public_jwk(), "x5c": [_certificate_for(other.private)]}
-    matching = {**key.public_jwk(), "kid": "ok", "x5c": [_certificate_for(key.private)]}
+    mismatched = {**key.public_jwk(), "x5c": [self_signed_b64(other.private, "as.example.com", 7)]}
+    matching = {
+        **key.public_jwk(),
+        "kid": "ok",
+        "x5c": [self_signed_b64(key.private, "as.example.com", 7)],
+    }
     garbage = {**key.public_jwk(), "kid": "garbage", "x5c": ["not base64!"]}
     key_set = load_jwk_set({"keys": [mismatched, matching, garbage]}, ALL)
     assert [k.kid for k in key_set.keys] == ["ok"]

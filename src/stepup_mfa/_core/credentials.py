@@ -125,13 +125,21 @@ def _from_query(query_string: str) -> list[str] | None:
     return values or None
 
 
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_FORM = "application/x-www-form-urlencoded"
+
+
+def body_may_carry_token(method: str, content_type: str | None) -> bool:
+    """R6750-5: only a single-part urlencoded body, on a method with body semantics, may carry
+    ``access_token``. Adapters ask this before reading a body at all."""
+    if method.upper() in _NO_BODY_METHODS:
+        return False
+    return (content_type or "").split(";", 1)[0].strip().lower() == _FORM
+
+
 def _from_body(request: RequestView) -> list[str] | None:
-    """R6750-5: only a single-part urlencoded body, all ASCII, on a method with body semantics."""
     body = request.form_body
-    if not body or request.method.upper() in {"GET", "HEAD", "OPTIONS", "TRACE"}:
-        return None
-    media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
+    if not body or not body_may_carry_token(request.method, request.content_type):
         return None
     if not body.isascii():
         raise InvalidRequest("Request body is not ASCII")

@@ -43,7 +43,7 @@ from werkzeug.exceptions import (
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
-from .._core.credentials import RequestView
+from .._core.credentials import RequestView, body_may_carry_token
 from .._core.decision import Decision
 from .._core.errors import ConfigurationError
 from .._core.policy import Policy
@@ -67,8 +67,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXTENSION_KEY = "stepup_mfa"
 _G_KEY = "_stepup_mfa_principal"
-_FORM = "application/x-www-form-urlencoded"
-_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class StepUpDenied(HTTPException):
@@ -209,11 +207,7 @@ def _request_view(guard: Guard) -> RequestView:
     environ = request.environ
     authorization = environ.get("HTTP_AUTHORIZATION")
     body: bytes | None = None
-    if (
-        guard.token_methods.body
-        and request.method not in _NO_BODY_METHODS
-        and request.mimetype == _FORM
-    ):
+    if guard.token_methods.body and body_may_carry_token(request.method, request.content_type):
         body = request.get_data(cache=True)
     return RequestView(
         request.method,

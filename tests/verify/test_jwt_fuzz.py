@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from verify_helpers import json_values as shared_json_values
 
 from stepup_mfa._core.errors import InvalidToken
-from stepup_mfa._verify.jws import DuplicateMembers, MalformedJSON, loads_strict_json
 from stepup_mfa._verify.jwt_verifier import JWTVerifier
+from stepup_mfa._verify.strict_json import DuplicateMembers, MalformedJSON, loads_strict_json
 
 NOW = 1_900_000_000
 ISSUER = "https://as.example.com"

@@ -13,7 +13,8 @@ from stepup_mfa._core.errors import InvalidToken, VerifierUnavailable
 from stepup_mfa._verify.cache import MemoryStore, token_key
 from stepup_mfa._verify.flow import run_async
 from stepup_mfa._verify.jwks import MAX_KEYS, load_jwk_set
-from stepup_mfa._verify.jws import SUPPORTED_ALGORITHMS, loads_json_marking_duplicates
+from stepup_mfa._verify.jws import SUPPORTED_ALGORITHMS
+from stepup_mfa._verify.strict_json import loads_json_marking_duplicates
 from stepup_mfa._verify.transports import AsyncHttpxTransport
 
 NOW = 1_900_000_000

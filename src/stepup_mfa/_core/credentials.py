@@ -15,10 +15,13 @@ from urllib.parse import parse_qs
 
 from .errors import InvalidRequest
 
-#: RFC 6750 §2.1 b64token.
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: RFC 6750 §2.1 b64token: the only shape a bearer (or DPoP) token can have on the wire.
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 #: Library limit on the Authorization field value, checked before any decoding (attack P10).
 MAX_AUTHORIZATION_LENGTH = 8192
+#: Library limit on a urlencoded body read for its ``access_token`` (form-body method only):
+#: past it the adapters answer 413 without buffering more (BIND-9).
+MAX_FORM_BODY = 65536
 
 TokenMethod = Literal["header", "query", "body"]
 
@@ -55,11 +58,16 @@ class Credentials:
 
 @dataclass(frozen=True, slots=True)
 class TokenMethods:
-    """Which RFC 6750 §2 methods are accepted. Only the header is on by default."""
+    """Which RFC 6750 §2 methods are accepted. Only the header is on by default.
+
+    ``max_length`` bounds the ``Authorization`` value; ``max_body_length`` the form body the
+    adapters read when ``body`` is on (larger bodies get ``413``).
+    """
 
     query: bool = False
     body: bool = False
     max_length: int = MAX_AUTHORIZATION_LENGTH
+    max_body_length: int = MAX_FORM_BODY
 
 
 DEFAULT_METHODS = TokenMethods()
@@ -81,7 +89,7 @@ def extract_credentials(
         if (
             value[:7] == "Bearer "
             and len(value) <= methods.max_length
-            and _B64TOKEN.fullmatch(value, 7) is not None
+            and B64TOKEN.fullmatch(value, 7) is not None
         ):
             return Credentials(value[7:])
     header = _from_header(lines, methods.max_length)
@@ -112,7 +120,7 @@ def _from_header(lines: tuple[str, ...], max_length: int) -> str | None:
     if scheme.lower() != "bearer":
         return None
     token = rest.lstrip(" ")
-    if not space or _B64TOKEN.fullmatch(token) is None:
+    if not space or B64TOKEN.fullmatch(token) is None:
         raise InvalidRequest("Malformed Authorization header")
     return token
 
@@ -150,6 +158,6 @@ def _from_body(request: RequestView) -> list[str] | None:
 def _checked(values: list[str], method: TokenMethod) -> Credentials:
     if len(values) > 1:
         raise InvalidRequest("Repeated access_token parameter")
-    if _B64TOKEN.fullmatch(values[0]) is None:
+    if B64TOKEN.fullmatch(values[0]) is None:
         raise InvalidRequest("Malformed access_token parameter")
     return Credentials(values[0], method=method)

@@ -161,11 +161,14 @@ def is_fresh(auth_time: float | None, max_age: int, now: float) -> bool:
 
     Without ``auth_time`` recency cannot be proven, so the answer is no (R9470-10, OIDC-2). Only an
     elapsed time strictly greater than ``max_age`` fails (OIDC-3). An ``auth_time`` slightly in the
-    future (clock skew, already bounded by the verifier, OIDC-4) counts as now.
+    future (clock skew, already bounded by the verifier, OIDC-4) counts as now: the window is
+    ``now - min(auth_time, now)``, and the verifiers also move such an ``auth_time`` back to the
+    moment they verified the token (:func:`~stepup_mfa._core.validity.settle_auth_time`), so that
+    leeway never stretches ``max_age``.
     """
     if auth_time is None:
         return False
-    return now - auth_time <= max_age
+    return now - min(auth_time, now) <= max_age
 
 
 def check_binding(principal: Principal) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .errors import ConfigurationError, PolicyWarning
 from .principal import Principal
+from .validity import seconds_option
 
 #: RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
@@ -224,8 +225,8 @@ def _seconds(name: str, value: object) -> int | None:
     """A non-negative whole number of seconds (R9470-4): not -1, not 1.5, not "60s", not True."""
     if value is None:
         return None
-    if type(value) is not int or value < 0:
-        raise ConfigurationError(f"{name} must be a non-negative whole number of seconds")
+    seconds_option(name, value, whole=True)
+    assert type(value) is int
     return value
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .._core.errors import ConfigurationError, VerifierUnavailable
 from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, TransportError
-from .jws import MalformedJSON, loads_strict_json
+from .strict_json import MalformedJSON, loads_strict_json
 
 OAUTH_WELL_KNOWN = "/.well-known/oauth-authorization-server"
 OPENID_WELL_KNOWN = "/.well-known/openid-configuration"
@@ -58,6 +58,20 @@ def is_secure_url(url: str, *, allow_insecure_http: bool = False) -> bool:
     if parts.scheme == "https":
         return True
     return parts.scheme == "http" and (allow_insecure_http or is_loopback_host(host))
+
+
+def check_secure_url(url: object, what: str, *, allow_insecure_http: bool = False) -> str:
+    """A configured endpoint URL (``jwks_uri``, introspection ``endpoint``), or
+    :class:`ConfigurationError` at start-up: :func:`is_secure_url`, and no fragment
+    (R8414-4, R7662-12)."""
+    if not isinstance(url, str) or not url:
+        raise ConfigurationError(f"{what} must be a non-empty string")
+    if not is_secure_url(url, allow_insecure_http=allow_insecure_http) or "#" in url:
+        raise ConfigurationError(
+            f"{what} must be an https URL without credentials or fragment (http only on "
+            "loopback, or with allow_insecure_http=True for development)"
+        )
+    return url
 
 
 def validate_issuer(issuer: object, *, allow_insecure_http: bool = False) -> str:

@@ -32,25 +32,34 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import math
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+from .._core.credentials import B64TOKEN
 from .._core.errors import ConfigurationError, InvalidToken, VerifierUnavailable
 from .._core.principal import Principal
+from .._core.validity import (
+    MALFORMED,
+    WRONG_AUDIENCE,
+    audience_accepted,
+    check_times,
+    leeway_option,
+    seconds_option,
+    settle_auth_time,
+)
 from .cache import MemoryStore, Store, token_key
-from .discovery import is_loopback_host, is_secure_url, metadata_flow, validate_issuer
+from .discovery import check_secure_url, is_secure_url, metadata_flow, validate_issuer
 from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, HttpResponse, TransportError
+from .strict_json import MalformedJSON, loads_strict_json
 
 __all__ = [
     "CachedAnswer",
@@ -64,14 +73,10 @@ __all__ = [
 
 _log = logging.getLogger("stepup_mfa.introspection")
 
-#: RFC 6750 §2.1 ``b64token``: the only shape a bearer (or DPoP) token can have on the wire.
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 #: Tokens longer than this are refused before any call to the AS.
 MAX_TOKEN_LENGTH = 16 * 1024
 #: Largest introspection answer parsed (the httpx transports already stop at 1 MiB).
 MAX_ANSWER_BYTES = 1 << 20
-#: Upper bound for clock leeway, as for JWTs.
-MAX_LEEWAY = 300.0
 #: How long a discovered ``introspection_endpoint`` is used before the metadata is read again.
 METADATA_TTL = 3600.0
 #: Bounds for a ``Retry-After`` taken from the AS's own answer.
@@ -82,12 +87,7 @@ _ASYMMETRIC_ALGORITHMS = frozenset(
 )
 
 _NOT_ACTIVE = "The access token is not active"
-_EXPIRED = "The access token expired"
-_NOT_YET_VALID = "The access token is not valid yet"
 _WRONG_ISSUER = "The access token was issued by an untrusted issuer"
-_WRONG_AUDIENCE = "The access token is not intended for this resource"
-_FUTURE_AUTH_TIME = "The access token has an authentication time in the future"
-_MALFORMED = "Malformed access token"
 _UNREACHABLE = "The introspection endpoint cannot be reached; try again later"
 _REFUSED = "The introspection endpoint refused the request; try again later"
 _NO_ENDPOINT = "The introspection endpoint is not known yet; try again later"
@@ -188,12 +188,7 @@ class PrivateKeyJWT:
             raise ConfigurationError("algorithm must be an asymmetric JWS algorithm")
         if not isinstance(self.key, RSAKey | ECKey | OKPKey) or not self.key.is_private:
             raise ConfigurationError("key must be a private RSA, EC or OKP key (joserfc)")
-        if not (
-            isinstance(self.lifetime, int | float)
-            and math.isfinite(self.lifetime)
-            and 0 < self.lifetime <= 300
-        ):
-            raise ConfigurationError("lifetime must be between 0 and 300 seconds")
+        seconds_option("lifetime", self.lifetime, upper=300.0, positive=True)
         # Sign once now, so that a key that does not fit the algorithm fails at startup.
         try:
             self._assertion("https://configuration.check.invalid/", 0.0)
@@ -241,59 +236,17 @@ class CachedAnswer:
     refusal: str = _NOT_ACTIVE
 
 
-def _check_endpoint_url(url: str, allow_insecure_http: bool, what: str) -> str:
-    """R7662-12: https only, except loopback or an explicit development switch."""
-    _require_text(url, what)
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        raise ConfigurationError(f"{what} must be an absolute https URL") from None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(f"{what} must be an absolute https URL")
-    if parts.username is not None or parts.password is not None or parts.fragment:
-        raise ConfigurationError(f"{what} must not carry credentials or a fragment")
-    if parts.scheme == "http" and not (allow_insecure_http or is_loopback_host(parts.hostname)):
-        raise ConfigurationError(
-            f"{what} must use https (http is allowed only on loopback or with "
-            "allow_insecure_http=True)"
-        )
-    return url
-
-
-def _seconds(value: object, name: str, *, upper: float = math.inf) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 <= value <= upper
-    ):
-        raise ConfigurationError(f"{name} must be a number of seconds between 0 and {upper}")
-    return float(value)
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in document:
-            raise ValueError("duplicate member")
-        document[name] = value
-    return document
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError("non-standard JSON constant")
-
-
 def _parse_answer(body: bytes) -> dict[str, Any] | None:
-    """The answer as a JSON object, or ``None`` when it is not one (R7662-3)."""
+    """The answer as a JSON object, or ``None`` when it is not one (R7662-3).
+
+    Read by the one strict JSON reader, as JWS headers and payloads are (duplicate names,
+    non-finite numbers such as ``1e400`` and lone surrogates refuse the whole answer).
+    """
     if len(body) > MAX_ANSWER_BYTES:
         return None
     try:
-        document = json.loads(
-            body, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
-    except (ValueError, RecursionError):
+        document = loads_strict_json(body)
+    except MalformedJSON:
         return None
     return document if isinstance(document, dict) else None
 
@@ -359,18 +312,19 @@ class IntrospectionVerifier:
                 )
             self._endpoint: str | None = None
         else:
-            self._endpoint = _check_endpoint_url(endpoint, self._allow_insecure_http, "endpoint")
+            # R7662-12: https only, except loopback or an explicit development switch.
+            self._endpoint = check_secure_url(
+                endpoint, "endpoint", allow_insecure_http=self._allow_insecure_http
+            )
         self._discovered: tuple[str, float | None] | None = None
         self._client_auth = client_auth
         self._audience = _require_text(audience, "audience") if audience is not None else None
-        self._cache_ttl = _seconds(cache_ttl, "cache_ttl")
-        self._inactive_ttl = _seconds(inactive_ttl, "inactive_ttl")
-        self._leeway = _seconds(leeway, "leeway", upper=MAX_LEEWAY)
-        self._timeout = _seconds(timeout, "timeout", upper=300.0)
-        if self._timeout == 0:
-            raise ConfigurationError("timeout must be positive")
-        if isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 1:
-            raise ConfigurationError("retry_after must be a positive whole number of seconds")
+        self._audiences = frozenset(() if self._audience is None else (self._audience,))
+        self._cache_ttl = seconds_option("cache_ttl", cache_ttl)
+        self._inactive_ttl = seconds_option("inactive_ttl", inactive_ttl)
+        self._leeway = leeway_option(leeway)
+        self._timeout = seconds_option("timeout", timeout, upper=300.0, positive=True)
+        seconds_option("retry_after", retry_after, positive=True, whole=True)
         self._retry_after_default = retry_after
         self._store: Store[CachedAnswer] = store if store is not None else MemoryStore()
         # Verifiers with different endpoints or identities must never share an exchange.
@@ -402,7 +356,7 @@ class IntrospectionVerifier:
         if max_cache_age is not None and max_cache_age <= 0:
             return None
         if not _well_formed(token):
-            raise InvalidToken(_MALFORMED)
+            raise InvalidToken(MALFORMED)
         answer = self._store.get(token_key(token), now)
         if answer is None:
             return None
@@ -416,14 +370,15 @@ class IntrospectionVerifier:
         if refusal is not None:
             raise InvalidToken(refusal)
         self._check_times(answer.principal, now)
-        return answer.principal
+        # OIDC-4: an auth_time ahead of our clock happened no later than the answer was fetched.
+        return settle_auth_time(answer.principal, answer.fetched_at)
 
     # -- the flow ------------------------------------------------------------------------------
 
     def verify(self, token: str, now: float) -> Flow[Principal]:
         """Introspect ``token`` (one POST), judge the answer at ``now`` and cache it."""
         if not _well_formed(token):
-            raise InvalidToken(_MALFORMED)
+            raise InvalidToken(MALFORMED)
         key = token_key(token)
         endpoint = self._endpoint
         if endpoint is None:
@@ -536,26 +491,24 @@ class IntrospectionVerifier:
                 expires_at = min(expires_at, principal.expires_at + self._inactive_ttl)
             self._remember(key, CachedAnswer(now, principal), expires_at)
         self._check_times(principal, now)
-        return principal
+        return settle_auth_time(principal, now)
 
     def _context_refusal(self, principal: Principal) -> str | None:
         """R7662-7: ``iss`` (when present) is our issuer, ``aud`` (when present) names us."""
         if self._issuer is not None and principal.issuer is not None:
             if principal.issuer != self._issuer:
                 return _WRONG_ISSUER
-        if self._audience is not None and principal.audience:
-            if self._audience not in principal.audience:
-                return _WRONG_AUDIENCE
+        if not audience_accepted(principal.audience, self._audiences, required=False):
+            return WRONG_AUDIENCE
         return None
 
     def _check_times(self, principal: Principal, now: float) -> None:
-        """Judged on every request, cached or not, so a cached answer never extends a token."""
-        if principal.expires_at is not None and now >= principal.expires_at:
-            raise InvalidToken(_EXPIRED)
-        if principal.not_before is not None and now + self._leeway < principal.not_before:
-            raise InvalidToken(_NOT_YET_VALID)
-        if principal.auth_time is not None and principal.auth_time > now + self._leeway:
-            raise InvalidToken(_FUTURE_AUTH_TIME)
+        """Judged on every request, cached or not, so a cached answer never extends a token.
+
+        The rule of ``validity.py``; ``exp`` is the authorization server's own and never
+        stretched (R7662-7, R7662-9).
+        """
+        check_times(principal, now, self._leeway, stretch_exp=False)
 
     def _remember(self, key: str, answer: CachedAnswer, expires_at: float) -> None:
         if expires_at > answer.fetched_at:
@@ -572,5 +525,5 @@ def _well_formed(token: object) -> bool:
     return (
         isinstance(token, str)
         and 0 < len(token) <= MAX_TOKEN_LENGTH
-        and _B64TOKEN.fullmatch(token) is not None
+        and B64TOKEN.fullmatch(token) is not None
     )

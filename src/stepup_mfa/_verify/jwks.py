@@ -28,11 +28,11 @@ from .jws import (
     EC_ALGORITHM_FOR_CURVE,
     EDDSA_ALGORITHMS,
     RSA_ALGORITHMS,
-    DuplicateMembers,
     SignatureCheck,
     curve_name,
     signature_check,
 )
+from .strict_json import DuplicateMembers
 
 #: R7518-3: RSA keys used with RS*/PS* are at least 2048 bits.
 MIN_RSA_BITS = 2048

@@ -8,18 +8,15 @@ with objects built once per key. Keys are imported (and validated) with joserfc 
 Strictness, each with its checklist id:
 
 - R7515-1 / R8725-15 / P11: three base64url segments, no padding, no whitespace, nothing else.
-- R7515-2 / R7519-3 / H5 / T8: duplicate member names reject (no "last one wins").
-- R7515-7 / R8725-8 / R7519-6 / T9: UTF-8 only (no BOM, no UTF-16, no lone surrogates), one JSON
-  object with nothing after it, no ``NaN``/``Infinity``, nesting bounded without crashing.
+- R7515-2 / R7519-3 / H5 / T8 / R7515-7 / R8725-8 / R7519-6 / T9: header and payload are read by
+  the one strict JSON reader (``strict_json.py``: no duplicate names, UTF-8 only, no lone
+  surrogates, no non-finite numbers, one object with nothing after it).
 - R7518-4 / A8 / A9: ECDSA signatures are R||S of the exact length with 0 < r, s < n.
 """
 
 from __future__ import annotations
 
 import binascii
-import json
-import json.scanner
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from .._core.errors import InvalidToken
+from .strict_json import MalformedJSON, loads_strict_object
 
 #: The RSA algorithms (RFC 7518 §3.3, §3.5).
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
@@ -48,105 +46,33 @@ DEFAULT_MAX_TOKEN_LENGTH = 16 * 1024
 _MALFORMED = "Malformed access token"
 
 
-class MalformedJSON(ValueError):
-    """A JSON text that this library refuses (see the module docstring for the rules)."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise MalformedJSON("non-finite number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 (R7519-5, T2)
-        raise MalformedJSON("non-finite number")
-    return value
-
-
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise MalformedJSON("duplicate member name")
-    return result
-
-
-class DuplicateMembers(dict[str, Any]):
-    """A JSON object that repeated a member name (kept so a JWK Set can skip just that key)."""
-
-
-def _marking_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        return DuplicateMembers(result)
-    return result
-
-
-_STRICT_DECODER = json.JSONDecoder(
-    object_pairs_hook=_unique_object, parse_constant=_reject_constant, parse_float=_finite_float
-)
-_DECODE_STRICT = _STRICT_DECODER.decode
-_SCAN_STRICT = json.scanner.make_scanner(_STRICT_DECODER)  # type: ignore[arg-type]
-_DECODE_MARKING = json.JSONDecoder(
-    object_pairs_hook=_marking_object, parse_constant=_reject_constant, parse_float=_finite_float
-).decode
-
-
-def _has_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_surrogate(v) for v in value)
-    return False
-
-
-def _decode_text(data: bytes | str, decode: Callable[[str], Any]) -> Any:
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        # A leading BOM is not JSON (RFC 8259 §8.1); json rejects "\ufeff" itself.
-        value = decode(text)
-    except MalformedJSON:
-        raise
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, digits
-        raise MalformedJSON("not strict UTF-8 JSON") from exc
-    # A "\ud800" escape decodes to a lone surrogate that no UTF-8 text can carry (T9).
-    if "\\u" in text and _has_surrogate(value):
-        raise MalformedJSON("lone surrogate")
-    return value
-
-
-def loads_strict_json(data: bytes | str) -> Any:
-    """Parse UTF-8 JSON strictly; raise :class:`MalformedJSON` (never anything else)."""
-    return _decode_text(data, _DECODE_STRICT)
-
-
-def loads_json_marking_duplicates(data: bytes | str) -> Any:
-    """Like :func:`loads_strict_json`, but an object with repeated names comes back as
-    :class:`DuplicateMembers` instead of failing the whole document (R7517-4)."""
-    return _decode_text(data, _DECODE_MARKING)
-
-
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"===", b"==", b"=")
+_BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: The 6-bit value of each base64url character, by byte (0 for bytes outside the alphabet).
+_SEXTET = [0] * 256
+for _value, _char in enumerate(_BASE64URL):
+    _SEXTET[_char] = _value
+#: Bits of the last character that fall outside the data, by ``len(segment) % 4``.
+_UNUSED_BITS = (0, 0, 0x0F, 0x03)
 
 
 def b64url_decode(segment: bytes) -> bytes:
     """Decode one base64url segment of a compact JWS that :func:`split_compact_jws` admitted.
 
-    The split already checked the alphabet; a length of 4k+1 cannot be base64 and raises
-    :class:`binascii.Error`. (binascii rather than ``base64.urlsafe_b64decode``: half the cost.)
+    Canonical only (RFC 4648 §3.5, R7515-1, P11): the bits of the last character that carry no
+    data must be zero, so each signature, header and payload has exactly one spelling (otherwise
+    one token has 16 spellings, hence 16 cache keys and 16 log identities). The split already
+    checked the alphabet; a length of 4k+1 cannot be base64. Both raise :class:`binascii.Error`.
+    (binascii rather than ``base64.urlsafe_b64decode``: half the cost.)
     """
-    return binascii.a2b_base64(
-        segment.translate(_TO_STANDARD_ALPHABET) + _PADDING[len(segment) % 4]
-    )
+    remainder = len(segment) % 4
+    if remainder == 1 or (remainder and _SEXTET[segment[-1]] & _UNUSED_BITS[remainder]):
+        raise binascii.Error("not canonical base64url")
+    return binascii.a2b_base64(segment.translate(_TO_STANDARD_ALPHABET) + _PADDING[remainder])
 
 
-_BASE64URL_AND_DOT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+_BASE64URL_AND_DOT = _BASE64URL + b"."
 
 
 def split_compact_jws(
@@ -180,27 +106,12 @@ def decode_json_segment(segment: bytes) -> dict[str, Any]:
     """A base64url segment holding one strict UTF-8 JSON object, or :class:`InvalidToken`.
 
     R7515-2, R7519-3 (duplicate names), R7515-7, R8725-8 (UTF-8, strict JSON), R7519-6 (an
-    object, not ``[]``, ``"x"`` or ``null``).
-
-    Hot path: the C scanner is called directly for the usual shape (an object starting at the
-    first character and ending at the last); anything else goes through the full decoder,
-    which applies the same rules and tolerates surrounding JSON whitespace.
+    object, not ``[]``, ``"x"`` or ``null``): the rules of ``strict_json.py``.
     """
     try:
-        text = b64url_decode(segment).decode("utf-8")
-        if text[:1] == "{":
-            value, end = _SCAN_STRICT(text, 0)
-            if end != len(text):
-                value = _DECODE_STRICT(text)  # trailing whitespace is fine, data is not
-        else:
-            value = _DECODE_STRICT(text)
-    except (MalformedJSON, binascii.Error, ValueError, RecursionError, StopIteration):
+        return loads_strict_object(b64url_decode(segment).decode("utf-8"))
+    except (MalformedJSON, binascii.Error, ValueError):
         raise InvalidToken(_MALFORMED) from None
-    if type(value) is not dict:
-        raise InvalidToken(_MALFORMED)
-    if "\\u" in text and _has_surrogate(value):  # lone surrogates (T9)
-        raise InvalidToken(_MALFORMED)
-    return value
 
 
 def decode_signature(segment: bytes) -> bytes:

@@ -31,8 +31,15 @@ from typing import Any
 
 from .._core.errors import ConfigurationError, InvalidToken, VerifierUnavailable
 from .._core.principal import Principal
+from .._core.validity import (
+    check_audience,
+    check_times,
+    leeway_option,
+    seconds_option,
+    settle_auth_time,
+)
 from .cache import MemoryStore, Store, token_key
-from .discovery import is_secure_url, metadata_flow, validate_issuer
+from .discovery import check_secure_url, metadata_flow, validate_issuer
 from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, TransportError
 from .jwks import EMPTY_KEY_SET, KeySet, VerificationKey, load_jwk_set
 from .jws import (
@@ -40,12 +47,11 @@ from .jws import (
     EC_ALGORITHMS,
     RSA_ALGORITHMS,
     SUPPORTED_ALGORITHMS,
-    MalformedJSON,
     decode_json_segment,
     decode_signature,
-    loads_json_marking_duplicates,
     split_compact_jws,
 )
+from .strict_json import MalformedJSON, loads_json_marking_duplicates
 
 logger = logging.getLogger("stepup_mfa.jwt")
 
@@ -53,8 +59,6 @@ logger = logging.getLogger("stepup_mfa.jwt")
 DEFAULT_ALGORITHMS: tuple[str, ...] = tuple(sorted(RSA_ALGORITHMS | EC_ALGORITHMS))
 #: RFC 9068 §2.2 (R9068-10). ``iss`` and ``aud`` are checked whatever this says (R8725-11).
 DEFAULT_REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
-#: R9068-7: "a few minutes at most".
-MAX_LEEWAY = 300.0
 
 _ACCESS_TOKEN_TYP = "at+jwt"
 _PLAIN_JWT_TYP = "jwt"
@@ -63,7 +67,6 @@ _MAX_UNKNOWN_KIDS = 1024
 _MAX_CHECKED_HEADERS = 256
 _MAX_CHECKED_HEADER_LENGTH = 512
 _MAX_KEYS_TRIED_WITHOUT_KID = 4
-_MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 _JWKS_ACCEPT = (("accept", "application/jwk-set+json, application/json"),)
 
 
@@ -209,23 +212,23 @@ class JWTVerifier:
                 raise ConfigurationError("Unsupported JWS algorithm in the allowlist")
         self._algorithms = frozenset(allowed)
 
-        if isinstance(leeway, bool) or not isinstance(leeway, int | float):
-            raise ConfigurationError("leeway must be a number of seconds")
-        if not 0 <= leeway <= MAX_LEEWAY:  # R9068-7: "a few minutes at most"
-            raise ConfigurationError("leeway must be between 0 and 300 seconds")
-        self._leeway = float(leeway)
+        self._leeway = leeway_option(leeway)  # R9068-7: "a few minutes at most"
 
         required = tuple(required_claims)
         if isinstance(required_claims, str) or not all(isinstance(c, str) for c in required):
             raise ConfigurationError("required_claims must be a list of claim names")
         self._required_claims = tuple(dict.fromkeys(("iss", "aud", *required)))
 
-        for value in (timeout, jwks_default_age, jwks_min_age, jwks_max_age, retry_interval):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigurationError("timeouts and cache ages must be positive numbers")
-        for value in (unknown_kid_cooldown, stale_keys_grace):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ConfigurationError("cooldowns and grace periods must not be negative")
+        for name, value in (
+            ("timeout", timeout),
+            ("jwks_default_age", jwks_default_age),
+            ("jwks_min_age", jwks_min_age),
+            ("jwks_max_age", jwks_max_age),
+            ("retry_interval", retry_interval),
+        ):
+            seconds_option(name, value, positive=True)
+        seconds_option("unknown_kid_cooldown", unknown_kid_cooldown)
+        seconds_option("stale_keys_grace", stale_keys_grace)
         if not jwks_min_age <= jwks_default_age <= jwks_max_age:
             raise ConfigurationError("jwks_min_age <= jwks_default_age <= jwks_max_age must hold")
         if not isinstance(max_token_length, int) or max_token_length < 256:
@@ -274,13 +277,7 @@ class JWTVerifier:
             raise ConfigurationError("jwks_uri must be a URL or a mapping issuer -> URL")
         for uri in uris.values():
             # R8414-4: the JWKS is fetched over https (loopback / development switch aside).
-            if not isinstance(uri, str) or not is_secure_url(
-                uri, allow_insecure_http=allow_insecure_http
-            ):
-                raise ConfigurationError(
-                    "jwks_uri must be an https URL (http only on loopback, or with "
-                    "allow_insecure_http=True for development)"
-                )
+            check_secure_url(uri, "jwks_uri", allow_insecure_http=allow_insecure_http)
         return uris
 
     @property
@@ -321,16 +318,13 @@ class JWTVerifier:
             cache.discard(key)
             return None
         principal = entry.principal
-        if self._audiences.isdisjoint(principal.audience):
-            return None  # a shared store may hold other resource servers' tokens (C3)
-        leeway = self._leeway
-        expires_at = principal.expires_at
-        if expires_at is not None and now >= expires_at + leeway:
-            cache.discard(key)
-            return None
-        not_before = principal.not_before
-        if not_before is not None and not_before > now + leeway:
-            return None
+        try:
+            # The same rules as a fresh verification (one home: validity.py); a shared store
+            # may hold other resource servers' tokens (C3).
+            check_audience(principal, self._audiences)
+            check_times(principal, now, self._leeway)
+        except InvalidToken:
+            return None  # the full path refuses it, with its reason
         return principal
 
     # -- the verification flow -------------------------------------------------------------------
@@ -438,32 +432,9 @@ class JWTVerifier:
             raise InvalidToken("The access token lacks a required claim")
         principal = Principal.from_claims(claims, "jwt")  # claim types: R7519-1, R7519-5, OIDC-1
         # R9068-5, R7519-1, R7519-4, C3, T7: aud names one of our identifiers, exactly.
-        if self._audiences.isdisjoint(principal.audience):
-            raise InvalidToken("The access token is not meant for this resource")
-        # Each NumericDate is also bounded to years 0-9999 (R7519-5, T2): an integer that no
-        # float can hold is an overflow in disguise and would crash later arithmetic.
-        leeway = self._leeway
-        latest = now + leeway
-        # R9068-7, R7519-2, T1: reject at or after exp (+ leeway).
-        expires_at = principal.expires_at
-        if expires_at is not None and not now - leeway < expires_at <= _MAX_NUMERIC_DATE:
-            raise InvalidToken(
-                "Malformed access token"
-                if expires_at > _MAX_NUMERIC_DATE
-                else "The access token expired"
-            )
-        # R7519-2, T3.
-        not_before = principal.not_before
-        if not_before is not None and not -_MAX_NUMERIC_DATE <= not_before <= latest:
-            raise InvalidToken("The access token is not yet valid")
-        # T4 (library policy): not issued in the future.
-        issued_at = principal.issued_at
-        if issued_at is not None and not -_MAX_NUMERIC_DATE <= issued_at <= latest:
-            raise InvalidToken("The access token was issued in the future")
-        # OIDC-4, S5: nobody authenticates in the future.
-        auth_time = principal.auth_time
-        if auth_time is not None and not -_MAX_NUMERIC_DATE <= auth_time <= latest:
-            raise InvalidToken("The access token has an invalid authentication time")
+        check_audience(principal, self._audiences)
+        # R9068-7, R7519-2, T1-T4, OIDC-4, S5: one rule for fresh and cached tokens.
+        check_times(principal, now, self._leeway)
         # R8725-10: a subject, when present, is a non-empty string.
         if "sub" in claims and not principal.subject:
             raise InvalidToken("The access token has an invalid subject")
@@ -474,7 +445,8 @@ class JWTVerifier:
         # event tokens (events: logout tokens, SETs) are still not access tokens.
         if not typed and ("nonce" in claims or "events" in claims):
             raise InvalidToken("The token is not an access token")
-        return principal
+        # OIDC-4: an auth_time ahead of our clock happened no later than now.
+        return settle_auth_time(principal, now)
 
     def _remember(
         self, token: str, principal: Principal, issuer: str, signing_key: VerificationKey

@@ -139,6 +139,13 @@ class Guard:
             return token
         try:
             principal = await run_async(self.verifier.verify(token, now), self._loop_transport())
+        except asyncio.CancelledError:
+            if _being_cancelled():
+                raise  # this request's own cancellation (timeout, disconnect) propagates
+            # Nobody cancelled *this* request: the error is another request's, leaked through a
+            # verifier or transport. It must not become a 500 or a request left unanswered.
+            logger.error("a cancellation that was not this request's reached the Guard")
+            return self._refuse(VerifierUnavailable(), request, policy)
         except Exception as error:
             return self._refuse(error, request, policy)
         return self._judge(principal, request, policy, now)
@@ -305,6 +312,12 @@ class Guard:
             body = (error.description if error is not None else "Forbidden").encode()
         headers = (*decision.headers, ("Content-Type", content_type), ("Cache-Control", "no-store"))
         return Denial(decision.status, headers, body)
+
+
+def _being_cancelled() -> bool:
+    """Whether the running task has been asked to stop (``Task.cancelling``, Python 3.11)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def _loggable(text: str) -> str:

@@ -6,9 +6,10 @@ yields :class:`HttpRequest` values and receives :class:`HttpResponse` values (or
 places that do I/O; they are short loops around the generator, in the style of httpx's
 ``Auth.sync_auth_flow`` / ``async_auth_flow``.
 
-The drivers also give *single flight*: requests that carry the same ``flight_key`` while one of
-them is on the wire share that one exchange, whether the waiters are threads, asyncio tasks, or
-both. A thousand concurrent requests that all need the same JWKS refresh cause one fetch.
+The drivers also give *single flight*: requests of one verifier (its :class:`SingleFlight`) that
+carry the same ``flight_key`` while one of them is on the wire share that one exchange, whether
+the waiters are threads, asyncio tasks, or both. A thousand concurrent requests that all need the
+same JWKS refresh cause one fetch; a cancelled leader never fails its followers.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from .._core.errors import VerifierUnavailable
@@ -29,7 +31,12 @@ DEFAULT_TIMEOUT = 5.0
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """An outbound request a flow wants sent. ``flight_key`` groups identical requests."""
+    """An outbound request a flow wants sent. ``flight_key`` groups identical requests.
+
+    Requests with the same ``flight_key`` share one exchange only within one ``flights`` group
+    (a :class:`SingleFlight`, owned by a verifier; :func:`shared` sets it on every request of a
+    flow). Without a group every request goes on the wire on its own.
+    """
 
     method: str
     url: str
@@ -37,6 +44,7 @@ class HttpRequest:
     body: bytes | None = None
     timeout: float = DEFAULT_TIMEOUT
     flight_key: str | None = None
+    flights: SingleFlight | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,80 +84,169 @@ class AsyncTransport(Protocol):
     async def send(self, request: HttpRequest) -> HttpResponse: ...
 
 
-class _InFlight:
-    """Exchanges on the wire, keyed by ``flight_key``, shared by threads and tasks alike."""
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How a shared exchange ended: a response, a failure (``reason``), or abandoned (neither:
+    the leader was cancelled or interrupted, which says nothing about the server)."""
+
+    response: HttpResponse | None = None
+    reason: str | None = None
+
+
+_ABANDONED = _Outcome()
+
+
+class SingleFlight:
+    """Exchanges on the wire, keyed by ``flight_key``, shared by threads and tasks alike.
+
+    Each verifier owns one (never a module global), so verifiers with different configurations
+    never share an exchange. The rules, so that no request fails because *another* one did:
+
+    - the leader's response or failure (``TransportError``, with its reason) reaches every
+      follower; followers get their own exception object, never the leader's;
+    - a leader that is cancelled or interrupted (``CancelledError``, ``KeyboardInterrupt``, a
+      timeout around its task) abandons the exchange: its followers start a fresh attempt (one of
+      them leads it) instead of re-raising the leader's cancellation;
+    - a follower stops waiting after twice the request's timeout (``TransportError``: 503), and
+      a follower's own timeout or cancellation never touches the shared exchange;
+    - this request's own cancellation propagates unchanged.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._futures: dict[str, concurrent.futures.Future[HttpResponse]] = {}
+        self._flights: dict[str, concurrent.futures.Future[_Outcome]] = {}
 
-    def join_or_lead(self, key: str) -> tuple[concurrent.futures.Future[HttpResponse], bool]:
+    def join_or_lead(self, key: str) -> tuple[concurrent.futures.Future[_Outcome], bool]:
         with self._lock:
-            future = self._futures.get(key)
+            future = self._flights.get(key)
             if future is not None:
                 return future, False
             future = concurrent.futures.Future()
-            self._futures[key] = future
+            self._flights[key] = future
             return future, True
 
-    def finish(self, key: str) -> None:
+    def settle(
+        self, key: str, future: concurrent.futures.Future[_Outcome], outcome: _Outcome
+    ) -> None:
         with self._lock:
-            self._futures.pop(key, None)
+            if self._flights.get(key) is future:
+                del self._flights[key]
+        future.set_result(outcome)
+
+    def __len__(self) -> int:
+        """Exchanges on the wire now (for tests and diagnostics)."""
+        with self._lock:
+            return len(self._flights)
 
 
-_IN_FLIGHT = _InFlight()
+def shared(flow: Flow[T], flights: SingleFlight) -> Flow[T]:
+    """``flow`` with each request that has a ``flight_key`` shared through ``flights``."""
+    try:
+        request = next(flow)
+        while True:
+            if request.flight_key is not None and request.flights is None:
+                request = replace(request, flights=flights)
+            try:
+                response = yield request
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                request = flow.throw(exc)
+            else:
+                request = flow.send(response)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        flow.close()
 
 
-def _settle(
-    future: concurrent.futures.Future[HttpResponse],
-    key: str,
-    response: HttpResponse | None,
-    error: BaseException | None,
-) -> None:
-    _IN_FLIGHT.finish(key)
-    if error is not None:
-        future.set_exception(error)
-    else:
-        assert response is not None
-        future.set_result(response)
+def _lead_outcome(error: BaseException) -> _Outcome:
+    if isinstance(error, TransportError):
+        return _Outcome(reason=error.reason)
+    if isinstance(error, Exception):
+        return _Outcome(reason=f"shared request failed ({type(error).__name__})")
+    return _ABANDONED  # cancelled or interrupted: the followers try again
+
+
+def _followed(outcome: _Outcome) -> HttpResponse | None:
+    """A follower's view of a finished exchange: the response, None to retry, or its failure."""
+    if outcome.response is not None:
+        return outcome.response
+    if outcome.reason is not None:
+        raise TransportError(outcome.reason)
+    return None
+
+
+_WAIT_TIMED_OUT = "timed out waiting for a shared request"
 
 
 def _send_sync(transport: SyncTransport, request: HttpRequest) -> HttpResponse:
-    key = request.flight_key
-    if key is None:
+    key, flights = request.flight_key, request.flights
+    if key is None or flights is None:
         return transport.send(request)
-    future, leader = _IN_FLIGHT.join_or_lead(key)
-    if not leader:
+    deadline = time.monotonic() + request.timeout * 2
+    while True:
+        future, leader = flights.join_or_lead(key)
+        if leader:
+            try:
+                response = transport.send(request)
+            except BaseException as error:
+                flights.settle(key, future, _lead_outcome(error))
+                raise
+            flights.settle(key, future, _Outcome(response=response))
+            return response
         try:
-            return future.result(timeout=request.timeout * 2)
-        except concurrent.futures.TimeoutError as exc:
-            raise TransportError("timed out waiting for a shared request") from exc
+            outcome = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except concurrent.futures.TimeoutError:
+            raise TransportError(_WAIT_TIMED_OUT) from None
+        followed = _followed(outcome)
+        if followed is not None:
+            return followed
+
+
+async def _follow_async(future: concurrent.futures.Future[_Outcome], timeout: float) -> _Outcome:
+    """Wait for a shared exchange without ever cancelling it (``asyncio.wrap_future`` would
+    pass this waiter's cancellation or timeout on to the leader's future)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    def done(_: concurrent.futures.Future[_Outcome]) -> None:
+        try:
+            loop.call_soon_threadsafe(wake)
+        except RuntimeError:  # the waiter's loop has closed: nobody is waiting any more
+            pass
+
+    future.add_done_callback(done)
     try:
-        response = transport.send(request)
-    except BaseException as exc:
-        _settle(future, key, None, exc)
-        raise
-    _settle(future, key, response, None)
-    return response
+        await asyncio.wait_for(waiter, timeout)
+    except TimeoutError:
+        raise TransportError(_WAIT_TIMED_OUT) from None
+    return future.result()
 
 
 async def _send_async(transport: AsyncTransport, request: HttpRequest) -> HttpResponse:
-    key = request.flight_key
-    if key is None:
+    key, flights = request.flight_key, request.flights
+    if key is None or flights is None:
         return await transport.send(request)
-    future, leader = _IN_FLIGHT.join_or_lead(key)
-    if not leader:
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), request.timeout * 2)
-        except TimeoutError as exc:
-            raise TransportError("timed out waiting for a shared request") from exc
-    try:
-        response = await transport.send(request)
-    except BaseException as exc:
-        _settle(future, key, None, exc)
-        raise
-    _settle(future, key, response, None)
-    return response
+    deadline = time.monotonic() + request.timeout * 2
+    while True:
+        future, leader = flights.join_or_lead(key)
+        if leader:
+            try:
+                response = await transport.send(request)
+            except BaseException as error:
+                flights.settle(key, future, _lead_outcome(error))
+                raise
+            flights.settle(key, future, _Outcome(response=response))
+            return response
+        outcome = await _follow_async(future, max(0.0, deadline - time.monotonic()))
+        followed = _followed(outcome)
+        if followed is not None:
+            return followed
 
 
 def run_sync(flow: Flow[T], transport: SyncTransport) -> T:

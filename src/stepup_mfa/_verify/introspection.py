@@ -58,7 +58,15 @@ from .._core.validity import (
 )
 from .cache import MemoryStore, Store, token_key
 from .discovery import check_secure_url, is_secure_url, metadata_flow, validate_issuer
-from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, HttpResponse, TransportError
+from .flow import (
+    DEFAULT_TIMEOUT,
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    SingleFlight,
+    TransportError,
+    shared,
+)
 from .strict_json import MalformedJSON, loads_strict_json
 
 __all__ = [
@@ -330,6 +338,8 @@ class IntrospectionVerifier:
         # Verifiers with different endpoints or identities must never share an exchange.
         identity = f"{self._endpoint or self._issuer}\n{client_auth.client_id}".encode()
         self._flight_scope = hashlib.sha256(identity).hexdigest()[:16]
+        # This verifier's own single flight (never shared with another verifier's requests).
+        self._flights = SingleFlight()
 
     @property
     def endpoint(self) -> str | None:
@@ -377,6 +387,9 @@ class IntrospectionVerifier:
 
     def verify(self, token: str, now: float) -> Flow[Principal]:
         """Introspect ``token`` (one POST), judge the answer at ``now`` and cache it."""
+        return shared(self._verify(token, now), self._flights)
+
+    def _verify(self, token: str, now: float) -> Flow[Principal]:
         if not _well_formed(token):
             raise InvalidToken(MALFORMED)
         key = token_key(token)
@@ -434,6 +447,9 @@ class IntrospectionVerifier:
         raises :class:`VerifierUnavailable` (requests then retry, and get 503 until it loads);
         metadata without an ``introspection_endpoint`` raises :class:`ConfigurationError`.
         """
+        return shared(self._startup(now), self._flights)
+
+    def _startup(self, now: float | None) -> Flow[None]:
         if self._endpoint is None:
             yield from self._discover(now)
 

@@ -40,7 +40,7 @@ from .._core.validity import (
 )
 from .cache import MemoryStore, Store, token_key
 from .discovery import check_secure_url, metadata_flow, validate_issuer
-from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, TransportError
+from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, SingleFlight, TransportError, shared
 from .jwks import EMPTY_KEY_SET, KeySet, VerificationKey, load_jwk_set
 from .jws import (
     DEFAULT_MAX_TOKEN_LENGTH,
@@ -256,6 +256,9 @@ class JWTVerifier:
         self._retry_interval = float(retry_interval)
         self._max_token_length = max_token_length
         self._checked_headers: dict[bytes, tuple[str, str | None, bool]] = {}
+        # This verifier's own single flight: its JWKS and metadata fetches are shared between
+        # its concurrent requests, never with another verifier's (a module global would be).
+        self._flights = SingleFlight()
 
     @staticmethod
     def _jwks_uris(
@@ -335,6 +338,9 @@ class JWTVerifier:
         Raises :class:`InvalidToken` for a token that fails any check and
         :class:`VerifierUnavailable` when no trustworthy keys can be had (fail closed).
         """
+        return shared(self._verify(token, now), self._flights)
+
+    def _verify(self, token: str, now: float) -> Flow[Principal]:
         header_b64, payload_b64, signature_b64, signing_input = split_compact_jws(
             token, self._max_token_length
         )
@@ -603,6 +609,9 @@ class JWTVerifier:
         Raises :class:`VerifierUnavailable` if an issuer's keys cannot be loaded; the Guard may
         log and carry on (requests then retry, and get 503 until the keys load).
         """
+        return shared(self._startup(now), self._flights)
+
+    def _startup(self, now: float) -> Flow[None]:
         for state in self._issuers.values():
             with state.lock:
                 state.refreshing += 1
@@ -630,6 +639,9 @@ class JWTVerifier:
 
     def refresh_flow(self, now: float, ahead: float = 0.0) -> Flow[None]:
         """Refresh the keys of every issuer that :meth:`refresh_due`; failures keep old keys."""
+        return shared(self._refresh(now, ahead), self._flights)
+
+    def _refresh(self, now: float, ahead: float) -> Flow[None]:
         for state in self._issuers.values():
             with state.lock:
                 if now + ahead < state.fresh_until or now < state.retry_at:

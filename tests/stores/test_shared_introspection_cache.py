@@ -77,9 +77,10 @@ def test_R7662_11_redis_holds_token_digests_never_tokens(
     stub: IntrospectionStub, redis_client: redis.Redis, transport: HttpxTransport
 ) -> None:
     stub.answers["opaque-secret-token"] = active()
-    run_sync(worker(stub, redis_client).verify("opaque-secret-token", NOW), transport)
+    verifier = worker(stub, redis_client)
+    run_sync(verifier.verify("opaque-secret-token", NOW), transport)
     keys = [key.decode() for key in redis_client.keys("*")]
-    assert keys == ["stepup-mfa:" + token_key("opaque-secret-token")]
+    assert keys == ["stepup-mfa:" + token_key("opaque-secret-token", verifier.namespace)]
     assert b"opaque-secret-token" not in redis_client.get(keys[0])  # type: ignore[operator]
 
 

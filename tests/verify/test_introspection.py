@@ -454,7 +454,9 @@ def test_R7662_11_cache_keys_are_sha256_never_the_token(
     check(verifier, TOKEN, NOW, transport)
     with pytest.raises(InvalidToken):
         check(verifier, "junk-token", NOW, transport)
-    assert sorted(store.keys()) == sorted([token_key(TOKEN), token_key("junk-token")])
+    assert sorted(store.keys()) == sorted(
+        [token_key(TOKEN, verifier.namespace), token_key("junk-token", verifier.namespace)]
+    )
     for key in store.keys():
         assert len(key) == 64 and int(key, 16) >= 0
         assert TOKEN not in repr(store.get(key, NOW)) and "junk-token" not in key

@@ -411,7 +411,7 @@ def test_R7662_11_cache_keyed_by_sha256_not_the_token(
     verifier = make_verifier(cache=store)
     token = issuer_server.mint()
     run(verifier.verify(token, NOW))
-    assert store.keys() == [token_key(token)]
+    assert store.keys() == [token_key(token, verifier.namespace)]
 
 
 def test_failed_tokens_are_not_cached(issuer_server: Any, make_verifier: Any, run: Any) -> None:

@@ -8,6 +8,7 @@ life: callers set ``expires_at`` no later than the token's ``exp``.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from typing import Generic, Protocol, TypeVar
 
@@ -16,9 +17,34 @@ from cachetools import FIFOCache
 V = TypeVar("V")
 
 
-def token_key(token: str) -> str:
-    """The key under which facts about ``token`` are stored: its SHA-256 (R7662-11)."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+def token_key(token: str, namespace: str = "") -> str:
+    """The key under which facts about ``token`` are stored: a SHA-256 (R7662-11).
+
+    ``namespace`` (a verifier's :func:`configuration_namespace`) goes into the digest, so that
+    verifiers configured differently never read each other's entries from a shared store: a hit
+    recorded under another configuration is a miss (STORE-1).
+    """
+    data = token.encode("utf-8", "surrogatepass")
+    if namespace:
+        data = namespace.encode("utf-8", "surrogatepass") + b"\n" + data
+    return hashlib.sha256(data).hexdigest()
+
+
+def configuration_namespace(kind: str, **settings: object) -> str:
+    """A short digest of everything in a verifier's configuration that decides acceptance
+    (issuer, audience, client id, algorithms, claim rules...). Values are JSON-encoded with
+    sorted keys; sets and tuples as sorted lists, so equal configurations share a namespace."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, frozenset | set | tuple | list):
+            return sorted((plain(v) for v in value), key=repr)
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        return value
+
+    document = json.dumps({"kind": kind, **{k: plain(v) for k, v in settings.items()}},
+                          sort_keys=True, separators=(",", ":"), default=repr)  # fmt: skip
+    return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class Store(Protocol[V]):

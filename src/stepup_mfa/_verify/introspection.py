@@ -56,7 +56,7 @@ from .._core.validity import (
     seconds_option,
     settle_auth_time,
 )
-from .cache import MemoryStore, Store, token_key
+from .cache import MemoryStore, Store, configuration_namespace, token_key
 from .discovery import check_secure_url, is_secure_url, metadata_flow, validate_issuer
 from .flow import (
     DEFAULT_TIMEOUT,
@@ -338,6 +338,16 @@ class IntrospectionVerifier:
         # Verifiers with different endpoints or identities must never share an exchange.
         identity = f"{self._endpoint or self._issuer}\n{client_auth.client_id}".encode()
         self._flight_scope = hashlib.sha256(identity).hexdigest()[:16]
+        # Store keys within this configuration only (STORE-1): an answer fetched for another
+        # client id or audience, active or not, is a miss here and never decides for us.
+        self._namespace = configuration_namespace(
+            "introspection",
+            endpoint=self._endpoint,
+            issuer=self._issuer,
+            audience=self._audience,
+            client_id=client_auth.client_id,
+            leeway=self._leeway,
+        )
         # This verifier's own single flight (never shared with another verifier's requests).
         self._flights = SingleFlight()
 
@@ -353,6 +363,16 @@ class IntrospectionVerifier:
     def store(self) -> Store[CachedAnswer]:
         return self._store
 
+    @property
+    def namespace(self) -> str:
+        """The digest of the configuration that decides acceptance; part of every store key."""
+        return self._namespace
+
+    def store_key(self, token: str) -> str:
+        """The key of ``token``'s answer in the store: a SHA-256 within :attr:`namespace`
+        (R7662-11, STORE-1)."""
+        return token_key(token, self._namespace)
+
     # -- hot path ------------------------------------------------------------------------------
 
     def cached(
@@ -367,7 +387,7 @@ class IntrospectionVerifier:
             return None
         if not _well_formed(token):
             raise InvalidToken(MALFORMED)
-        answer = self._store.get(token_key(token), now)
+        answer = self._store.get(self.store_key(token), now)
         if answer is None:
             return None
         if max_cache_age is not None and now - answer.fetched_at >= max_cache_age:
@@ -392,7 +412,7 @@ class IntrospectionVerifier:
     def _verify(self, token: str, now: float) -> Flow[Principal]:
         if not _well_formed(token):
             raise InvalidToken(MALFORMED)
-        key = token_key(token)
+        key = self.store_key(token)
         endpoint = self._endpoint
         if endpoint is None:
             endpoint = yield from self._discover(now)
@@ -468,7 +488,7 @@ class IntrospectionVerifier:
             headers=headers,
             body=urlencode(form).encode("ascii"),
             timeout=self._timeout,
-            flight_key=f"introspect:{key}:{self._flight_scope}",
+            flight_key=f"introspect:{token_key(token)}:{self._flight_scope}",
         )
 
     def _read(self, response: HttpResponse, now: float) -> dict[str, Any]:

@@ -23,6 +23,7 @@ the authorization server are out of scope, which also rules out attack A4 by con
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,7 +39,7 @@ from .._core.validity import (
     seconds_option,
     settle_auth_time,
 )
-from .cache import MemoryStore, Store, token_key
+from .cache import MemoryStore, Store, configuration_namespace, token_key
 from .discovery import check_secure_url, metadata_flow, validate_issuer
 from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, SingleFlight, TransportError, shared
 from .jwks import EMPTY_KEY_SET, KeySet, VerificationKey, load_jwk_set
@@ -82,6 +83,8 @@ class VerifiedToken:
     issuer: str
     kid: str | None
     thumbprint: str
+    #: When it was verified: an ``auth_time`` ahead of that counts as that moment (OIDC-4).
+    verified_at: float = math.inf
 
 
 class _IssuerKeys:
@@ -245,7 +248,7 @@ class JWTVerifier:
         # A store given by the caller may be shared or persisted, so it only ever sees SHA-256
         # digests (R7662-11). The built-in in-process store is keyed by the token itself, which is
         # in this process's memory anyway, to spare a SHA-256 on every request.
-        self._cache_key: Callable[[str], str] = token_key if cache is not None else str
+        self._cache_key: Callable[[str], str] = self.store_key if cache is not None else str
         self._allow_insecure_http = bool(allow_insecure_http)
         self._timeout = float(timeout)
         self._jwks_default_age = float(jwks_default_age)
@@ -256,6 +259,19 @@ class JWTVerifier:
         self._retry_interval = float(retry_interval)
         self._max_token_length = max_token_length
         self._checked_headers: dict[bytes, tuple[str, str | None, bool]] = {}
+        # Shared stores see keys within this configuration only (STORE-1): another verifier's
+        # "verified" (say, one that admits untyped tokens or fewer required claims) is a miss.
+        self._namespace = configuration_namespace(
+            "jwt",
+            issuers=issuers,
+            audiences=self._audiences,
+            algorithms=self._algorithms,
+            leeway=self._leeway,
+            accept_jwt_typ=self._accept_jwt_typ,
+            required_claims=self._required_claims,
+            jwks_uris=uris,
+            max_token_length=max_token_length,
+        )
         # This verifier's own single flight: its JWKS and metadata fetches are shared between
         # its concurrent requests, never with another verifier's (a module global would be).
         self._flights = SingleFlight()
@@ -282,6 +298,16 @@ class JWTVerifier:
             # R8414-4: the JWKS is fetched over https (loopback / development switch aside).
             check_secure_url(uri, "jwks_uri", allow_insecure_http=allow_insecure_http)
         return uris
+
+    @property
+    def namespace(self) -> str:
+        """The digest of the configuration that decides acceptance; part of every store key."""
+        return self._namespace
+
+    def store_key(self, token: str) -> str:
+        """The key of ``token`` in a store given as ``cache`` (a SHA-256 within
+        :attr:`namespace`; R7662-11, STORE-1)."""
+        return token_key(token, self._namespace)
 
     @property
     def issuers(self) -> tuple[str, ...]:
@@ -320,7 +346,8 @@ class JWTVerifier:
         ):
             cache.discard(key)
             return None
-        principal = entry.principal
+        # OIDC-4: an auth_time that was ahead of our clock counts as the moment of verification.
+        principal = settle_auth_time(entry.principal, entry.verified_at)
         try:
             # The same rules as a fresh verification (one home: validity.py); a shared store
             # may hold other resource servers' tokens (C3).
@@ -393,7 +420,7 @@ class JWTVerifier:
             raise InvalidToken("The access token signature is invalid")
 
         principal = self._judge_claims(payload, now, typed)
-        self._remember(token, principal, state.issuer, signing_key)
+        self._remember(token, principal, state.issuer, signing_key, now)
         return principal
 
     def _check_header(self, header: dict[str, Any]) -> tuple[str, str | None, bool]:
@@ -455,13 +482,18 @@ class JWTVerifier:
         return settle_auth_time(principal, now)
 
     def _remember(
-        self, token: str, principal: Principal, issuer: str, signing_key: VerificationKey
+        self,
+        token: str,
+        principal: Principal,
+        issuer: str,
+        signing_key: VerificationKey,
+        now: float,
     ) -> None:
         """Cache a verified principal until ``exp`` (+ leeway), never longer."""
         cache = self._cache
         if cache is None or principal.expires_at is None:
             return
-        entry = VerifiedToken(principal, issuer, signing_key.kid, signing_key.thumbprint)
+        entry = VerifiedToken(principal, issuer, signing_key.kid, signing_key.thumbprint, now)
         cache.put(self._cache_key(token), entry, principal.expires_at + self._leeway)
 
     # -- JWKS state ------------------------------------------------------------------------------

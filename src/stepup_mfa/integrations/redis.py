@@ -15,6 +15,11 @@ in the in-memory store; Redis's own TTL only bounds memory.
 
     store = TieredStore(RedisStore(redis.Redis(), codec=INTROSPECTION_CODEC))
     verifier = IntrospectionVerifier(issuer=..., client_auth=..., store=store)
+
+Keys are SHA-256 digests of the token *within the verifier's configuration* (issuer, audience,
+client id and the claim rules that decide acceptance), so services with different settings can
+share one Redis safely: an entry written under another configuration is never found.
+``JWT_CODEC`` shares :class:`~stepup_mfa.JWTVerifier`'s verified-token cache the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import redis
 from .._core.principal import Principal
 from .._verify.cache import MemoryStore, Store
 from .._verify.introspection import CachedAnswer
+from .._verify.jwt_verifier import VerifiedToken
 
 V = TypeVar("V")
 
@@ -73,6 +79,33 @@ def _decode_answer(document: Any) -> CachedAnswer:
 #: The codec for :class:`~stepup_mfa.IntrospectionVerifier` answers: the answer's JSON as the
 #: authorization server sent it, rebuilt (and type-checked again) into a principal on read.
 INTROSPECTION_CODEC: Codec[CachedAnswer] = Codec(_encode_answer, _decode_answer)
+
+
+def _encode_verified(entry: VerifiedToken) -> Any:
+    return {
+        "claims": dict(entry.principal.claims),
+        "issuer": entry.issuer,
+        "kid": entry.kid,
+        "thumbprint": entry.thumbprint,
+        "verified_at": entry.verified_at,
+    }
+
+
+def _decode_verified(document: Any) -> VerifiedToken:
+    kid = document["kid"]
+    return VerifiedToken(
+        principal=Principal.from_claims(document["claims"], kind="jwt"),
+        issuer=str(document["issuer"]),
+        kid=None if kid is None else str(kid),
+        thumbprint=str(document["thumbprint"]),
+        verified_at=float(document["verified_at"]),
+    )
+
+
+#: The codec for :class:`~stepup_mfa.JWTVerifier`'s verified-token cache: the verified claims and
+#: the key that verified them. A hit is re-judged by the reading verifier (its key set, its time
+#: and audience rules), and keys are namespaced by its configuration (STORE-1).
+JWT_CODEC: Codec[VerifiedToken] = Codec(_encode_verified, _decode_verified)
 
 
 class RedisStore(Generic[V]):

@@ -191,7 +191,8 @@ def main() -> None:
     undefined = undefined_ids(catalog, library)
     page = render(found, required, catalog, library, undefined)
     args.output.write_text(page, encoding="utf-8")
-    print(f"{len(found)} ids named by tests -> {args.output.relative_to(ROOT)}")
+    shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
+    print(f"{len(found)} ids named by tests -> {shown}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from ._core.decision import ChallengeSettings, Decision, check_binding, deny, ev
 from ._core.errors import InvalidRequest, MissingCredentials, StepUpError, VerifierUnavailable
 from ._core.policy import Policy
 from ._core.principal import Principal
-from ._verify.base import TokenVerifier
+from ._verify.base import RefreshesKeys, TokenVerifier, WarmsUp
 from ._verify.flow import AsyncTransport, Flow, SyncTransport, run_async, run_sync
 from ._verify.transports import AsyncHttpxTransport, HttpxTransport
 
@@ -96,11 +96,13 @@ class Guard:
         self._missing = deny(MissingCredentials(), self.settings)
         self.require_https = require_https
         self._refresh_ahead = refresh_ahead
-        self._refresh_due: Callable[[float, float], bool] | None = getattr(
-            verifier, "refresh_due", None
+        # Declared protocols (base.py), not attribute probing: a verifier opts in by shape.
+        refreshing = verifier if isinstance(verifier, RefreshesKeys) else None
+        self._refresh_due: Callable[[float, float], bool] | None = (
+            refreshing.refresh_due if refreshing is not None else None
         )
-        self._refresh_flow: Callable[[float, float], Flow[None]] | None = getattr(
-            verifier, "refresh_flow", None
+        self._refresh_flow: Callable[[float, float], Flow[None]] | None = (
+            refreshing.refresh_flow if refreshing is not None else None
         )
         self._next_refresh_check = float("-inf")
         self._refresh_lock = threading.Lock()
@@ -265,8 +267,8 @@ class Guard:
         return decision
 
     def _startup_flow(self) -> Flow[Any] | None:
-        make_flow = getattr(self.verifier, "startup_flow", None)
-        return make_flow(self.clock()) if callable(make_flow) else None
+        verifier = self.verifier
+        return verifier.startup_flow(self.clock()) if isinstance(verifier, WarmsUp) else None
 
     def _sync_transport(self) -> SyncTransport:
         if self._transport is None:

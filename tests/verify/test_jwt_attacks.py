@@ -214,7 +214,7 @@ def test_K2_R7515_4_kid_flood_bounded_fetches_and_memory(
         rejected(check, verifier, token, NOW + i * 0.001)
     assert issuer_server.jwks_fetches - loads <= 1
     # memory flat: the negative cache is bounded
-    state = verifier._issuers[issuer_server.issuer]
+    state = verifier._issuers[issuer_server.issuer].state
     assert len(state.unknown_kids) <= 1024
 
 

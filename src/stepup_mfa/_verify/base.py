@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .._core.principal import Principal
 from .flow import Flow
@@ -27,3 +27,25 @@ class TokenVerifier(Protocol):
     ) -> Principal | None: ...
 
     def verify(self, token: str, now: float) -> Flow[Principal]: ...
+
+
+@runtime_checkable
+class RefreshesKeys(Protocol):
+    """A verifier whose keys the Guard may refresh in the background, ahead of expiry.
+
+    ``refresh_due(now, ahead)``: whether some key set reaches its max-age within ``ahead``
+    seconds; ``refresh_flow(now, ahead)``: the flow that refreshes those (failures keep the old
+    keys). :class:`~stepup_mfa.JWTVerifier` implements it from its key state.
+    """
+
+    def refresh_due(self, now: float, ahead: float = 0.0) -> bool: ...
+
+    def refresh_flow(self, now: float, ahead: float = 0.0) -> Flow[None]: ...
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """A verifier with work worth doing before the first request (metadata, keys):
+    :meth:`~stepup_mfa.Guard.startup` runs ``startup_flow(now)``."""
+
+    def startup_flow(self, now: float) -> Flow[None]: ...

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +51,22 @@ from .jws import (
     decode_signature,
     split_compact_jws,
 )
+from .keystate import (
+    Event,
+    FetchFailed,
+    KeysFetched,
+    KeyState,
+    KidPlan,
+    KidUnknown,
+    Plan,
+    RefreshEnded,
+    RefreshStarted,
+    apply,
+    plan_keys,
+    plan_unknown_kid,
+    refresh_ahead_wanted,
+    refresh_due,
+)
 from .strict_json import MalformedJSON, loads_json_marking_duplicates
 
 logger = logging.getLogger("stepup_mfa.jwt")
@@ -64,7 +79,6 @@ DEFAULT_REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "exp", "aud", "sub", "client_
 _ACCESS_TOKEN_TYP = "at+jwt"
 _PLAIN_JWT_TYP = "jwt"
 _MAX_KID_LENGTH = 1024
-_MAX_UNKNOWN_KIDS = 1024
 _MAX_CHECKED_HEADERS = 256
 _MAX_CHECKED_HEADER_LENGTH = 512
 _MAX_KEYS_TRIED_WITHOUT_KID = 4
@@ -88,32 +102,29 @@ class VerifiedToken:
 
 
 class _IssuerKeys:
-    """Mutable JWKS state of one configured issuer. Fields change only under ``lock``."""
+    """One configured issuer: its identifier, its JWKS URI and its :class:`KeyState`.
 
-    __slots__ = (
-        "fresh_until",
-        "issuer",
-        "jwks_uri",
-        "key_set",
-        "lock",
-        "next_kid_refresh_at",
-        "refreshing",
-        "retry_at",
-        "unknown_kids",
-        "usable_until",
-    )
+    ``state`` is an immutable value, replaced whole through :meth:`apply` under ``lock``; the
+    lock-free reads on the hot path therefore always see one consistent state.
+    """
+
+    __slots__ = ("issuer", "jwks_uri", "lock", "state")
 
     def __init__(self, issuer: str, jwks_uri: str | None) -> None:
         self.issuer = issuer
         self.jwks_uri = jwks_uri
-        self.key_set: KeySet | None = None
-        self.fresh_until = float("-inf")  # refresh when now reaches this (max-age)
-        self.usable_until = float("-inf")  # last good keys serve until this during an outage
-        self.retry_at = float("-inf")  # no new attempt before this after a failure
-        self.next_kid_refresh_at = float("-inf")  # unknown-kid refresh cooldown
-        self.refreshing = 0
-        self.unknown_kids: OrderedDict[str, float] = OrderedDict()
+        self.state = KeyState()
         self.lock = threading.Lock()
+
+    def apply(self, event: Event) -> KeyState:
+        """Apply ``event`` to the state (the caller holds ``lock``)."""
+        self.state = apply(self.state, event)
+        return self.state
+
+    def event(self, event: Event) -> KeyState:
+        """Apply ``event`` under the lock."""
+        with self.lock:
+            return self.apply(event)
 
 
 def _as_tuple(value: str | Sequence[str], what: str) -> tuple[str, ...]:
@@ -336,7 +347,8 @@ class JWTVerifier:
         entry = cache.get(key, now)
         if entry is None:
             return None
-        state = self._issuers.get(entry.issuer)
+        issuer_keys = self._issuers.get(entry.issuer)
+        state = issuer_keys.state if issuer_keys is not None else None
         key_set = state.key_set if state is not None else None
         if (
             state is None
@@ -388,8 +400,9 @@ class JWTVerifier:
         if state is None:
             raise InvalidToken("The access token was issued by an untrusted issuer")
 
-        key_set = state.key_set
-        if key_set is None or now >= state.fresh_until:
+        current = state.state
+        key_set = current.key_set
+        if key_set is None or now >= current.fresh_until:
             key_set = yield from self._current_keys(state, now)
         if kid is None:
             # R9068-14: without a kid, try the issuer's keys; a few at most, so a kid-less
@@ -499,40 +512,36 @@ class JWTVerifier:
     # -- JWKS state ------------------------------------------------------------------------------
 
     def _current_keys(self, state: _IssuerKeys, now: float) -> Flow[KeySet]:
-        """The issuer's keys, refreshed when past their max-age.
+        """The issuer's keys, refreshed when past their max-age (:func:`plan_keys`).
 
         While one flow refreshes, others keep using keys still inside their grace period
         (stale-while-revalidate). After a failed fetch, the last good keys serve until
         ``usable_until``; with none, :class:`VerifierUnavailable` (fail closed, R8414-2).
         """
-        key_set = state.key_set
-        if key_set is not None and now < state.fresh_until:
-            return key_set
         with state.lock:
-            key_set = state.key_set
-            if key_set is not None and now < state.fresh_until:
-                return key_set
-            usable = key_set is not None and now < state.usable_until
-            if usable and (state.refreshing or now < state.retry_at):
-                assert key_set is not None
-                return key_set
-            if not usable and now < state.retry_at:
-                raise self._unavailable()
-            state.refreshing += 1
+            current = state.state
+            plan = plan_keys(current, now)
+            if plan is Plan.FETCH:
+                state.apply(RefreshStarted())
+        if plan is Plan.USE:
+            assert current.key_set is not None
+            return current.key_set
+        if plan is Plan.UNAVAILABLE:
+            raise self._unavailable()
         try:
             fetched = yield from self._fetch_keys(state, now)
         finally:
-            with state.lock:
-                state.refreshing -= 1
+            state.event(RefreshEnded())
         if fetched is not None:
             return fetched
-        with state.lock:
-            if state.key_set is not None and now < state.usable_until:
-                return state.key_set
+        after = state.state
+        if after.key_set is not None and now < after.usable_until:
+            return after.key_set
         raise self._unavailable()
 
     def _keys_with_unknown_kid(self, state: _IssuerKeys, kid: str, now: float) -> Flow[KeySet]:
-        """R7515-4, K1, K2: at most one refresh per cooldown for kids we do not know.
+        """R7515-4, K1, K2: at most one refresh per cooldown for kids we do not know
+        (:func:`plan_unknown_kid`).
 
         A flow that finds a refresh under way joins it (the single-flight drivers share the
         exchange), so a rotation under load causes no wrongful rejection. If the joined refresh
@@ -540,37 +549,26 @@ class JWTVerifier:
         refresh of its own, under the cooldown; it never joins twice, so joins cannot chain.
         """
         may_join = True
+        remember = KidUnknown(kid, now + self._unknown_kid_cooldown)
         while True:
             with state.lock:
-                key_set = state.key_set or EMPTY_KEY_SET
-                if kid in key_set.by_kid:
-                    return key_set  # another flow refreshed meanwhile
-                remembered = state.unknown_kids.get(kid)
-                if remembered is not None and now < remembered:
-                    return key_set
-                joining = may_join and state.refreshing > 0
-                if not joining:
-                    if now < state.next_kid_refresh_at:
-                        self._remember_unknown_kid(state, kid, now)
-                        return key_set
-                    state.next_kid_refresh_at = now + self._unknown_kid_cooldown
-                state.refreshing += 1
+                current = state.state
+                plan = plan_unknown_kid(current, kid, now, may_join)
+                if plan is KidPlan.COOLDOWN:
+                    state.apply(remember)
+                elif plan is KidPlan.LEAD:
+                    state.apply(RefreshStarted(kid_cooldown_until=now + self._unknown_kid_cooldown))
+                elif plan is KidPlan.JOIN:
+                    state.apply(RefreshStarted())
+            if plan in (KidPlan.FOUND, KidPlan.REMEMBERED, KidPlan.COOLDOWN):
+                return current.key_set or EMPTY_KEY_SET
             fetched = yield from self._fetch_as_refresher(state, now)
             if kid in fetched.by_kid:
                 return fetched
-            if not joining:
-                with state.lock:
-                    self._remember_unknown_kid(state, kid, now)
+            if plan is KidPlan.LEAD:
+                state.event(remember)
                 return fetched
             may_join = False
-
-    def _remember_unknown_kid(self, state: _IssuerKeys, kid: str, now: float) -> None:
-        """Bounded negative cache of unknown kids (memory stays flat under a flood, K2)."""
-        unknown = state.unknown_kids
-        unknown[kid] = now + self._unknown_kid_cooldown
-        unknown.move_to_end(kid)
-        while len(unknown) > _MAX_UNKNOWN_KIDS:
-            unknown.popitem(last=False)
 
     def _unavailable(self) -> VerifierUnavailable:
         return VerifierUnavailable(
@@ -615,8 +613,7 @@ class JWTVerifier:
                 raise VerifierUnavailable() from None
         except VerifierUnavailable:
             logger.warning("JWKS of issuer %s could not be fetched or used", state.issuer)
-            with state.lock:
-                state.retry_at = now + self._retry_interval
+            state.event(FetchFailed(now, self._retry_interval))
             return None
         if key_set.skipped:
             logger.info(
@@ -625,12 +622,7 @@ class JWTVerifier:
         max_age = _max_age(response.headers.get("cache-control"))
         lifetime = self._jwks_default_age if max_age is None else max_age
         lifetime = min(max(lifetime, self._jwks_min_age), self._jwks_max_age)
-        with state.lock:
-            state.key_set = key_set
-            state.fresh_until = now + lifetime
-            state.usable_until = now + lifetime + self._stale_keys_grace
-            state.retry_at = float("-inf")
-            state.unknown_kids.clear()
+        state.event(KeysFetched(key_set, now, lifetime, self._stale_keys_grace))
         return key_set
 
     # -- warm-up ---------------------------------------------------------------------------------
@@ -645,8 +637,7 @@ class JWTVerifier:
 
     def _startup(self, now: float) -> Flow[None]:
         for state in self._issuers.values():
-            with state.lock:
-                state.refreshing += 1
+            state.event(RefreshStarted())
             yield from self._fetch_as_refresher(state, now)
 
     def _fetch_as_refresher(self, state: _IssuerKeys, now: float) -> Flow[KeySet]:
@@ -655,8 +646,7 @@ class JWTVerifier:
         try:
             fetched = yield from self._fetch_keys(state, now)
         finally:
-            with state.lock:
-                state.refreshing -= 1
+            state.event(RefreshEnded())
         if fetched is None:
             raise self._unavailable()
         return fetched
@@ -667,7 +657,7 @@ class JWTVerifier:
         With :meth:`refresh_flow` this lets a background task refresh ahead of expiry, so no
         request waits on the network in steady state.
         """
-        return any(now + ahead >= state.fresh_until for state in self._issuers.values())
+        return any(refresh_due(state.state, now, ahead) for state in self._issuers.values())
 
     def refresh_flow(self, now: float, ahead: float = 0.0) -> Flow[None]:
         """Refresh the keys of every issuer that :meth:`refresh_due`; failures keep old keys."""
@@ -676,11 +666,10 @@ class JWTVerifier:
     def _refresh(self, now: float, ahead: float) -> Flow[None]:
         for state in self._issuers.values():
             with state.lock:
-                if now + ahead < state.fresh_until or now < state.retry_at:
+                if not refresh_ahead_wanted(state.state, now, ahead):
                     continue
-                state.refreshing += 1
+                state.apply(RefreshStarted())
             try:
                 yield from self._fetch_keys(state, now)
             finally:
-                with state.lock:
-                    state.refreshing -= 1
+                state.event(RefreshEnded())

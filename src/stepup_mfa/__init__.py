@@ -18,6 +18,7 @@ from ._core.errors import (
     MalformedHeader,
     MissingCredentials,
     PolicyWarning,
+    RequestTooLarge,
     StepUpError,
     VerifierUnavailable,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "PolicyWarning",
     "Principal",
     "PrivateKeyJWT",
+    "RequestTooLarge",
     "RequestView",
     "Rule",
     "StepUpError",

@@ -1,16 +1,26 @@
-"""Route tables: which policy guards which (method, path), for the WSGI and ASGI middlewares.
+"""Route tables: which policy guards which route, for the WSGI and ASGI middlewares.
 
 The seed scenario is "an endpoint list with different kinds of security". A :class:`RouteTable`
 is that list, written in Python or loaded from a TOML file so that the people who own security
 policy can change it without touching handlers. Everything is validated when the table is built
 (start-up), so a typo fails loudly before the first request, naming the entry at fault.
 
-Matching, cheapest first because the middlewares call it on every request:
+An entry names a route by its declared path template, in Starlette's syntax (``/users/{id:int}``)
+or werkzeug's (``/users/<int:id>``); both spell the same key (:func:`template_key`). How a request
+finds its entry depends on what the middleware knows of the app (architecture rule 10, BIND-1):
 
-1. exact paths, looked up in a dict (no per-request allocation);
-2. patterns (``/users/{id}/``, ``/files/{rest:path}``), in the order they were declared;
-3. the table's default policy, :data:`~stepup_mfa.AUTHENTICATED` unless the user says otherwise
-   (secure by default: a route nobody listed still needs a valid token).
+- **Route-aware** (Starlette, FastAPI, Flask): the framework's own router says which route the
+  request reaches, and the table bound to the app's routes (:meth:`RouteTable.bind`) looks that
+  route's template up. No spelling of the path can reach a handler under another entry, and an
+  entry that names no route of the app is an error at start-up.
+- **Raw** (any other ASGI/WSGI app): :meth:`RouteTable.policy_for` matches the path itself, exact
+  paths first (a dict lookup), then patterns in the order declared; the middlewares refuse
+  non-canonical paths before that (BIND-3), so the string matched is the string routed.
+
+A request that reaches no route gets the table's default policy,
+:data:`~stepup_mfa.AUTHENTICATED` unless the user says otherwise (secure by default: a route
+nobody listed still needs a valid token). An anonymous default gives a :class:`PolicyWarning`
+unless ``allow_anonymous_default=True`` says it is meant.
 
 A ``GET`` entry also covers ``HEAD`` (the same resource, so the same requirement); ``*`` matches
 every method. CORS preflight requests (``OPTIONS`` with ``Origin`` and
@@ -23,32 +33,60 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._core.errors import ConfigurationError
+from ._core.errors import ConfigurationError, PolicyWarning
 from ._core.policy import ANONYMOUS, AUTHENTICATED, Policy
 
-__all__ = ["Route", "RouteTable"]
+__all__ = ["KNOWN_METHODS", "Route", "RouteBinding", "RouteTable", "template_key"]
 
 ANY_METHOD = "*"
+#: RFC 9110 §9 methods and PATCH (RFC 5789). Others must be declared (``extra_methods``), so a
+#: misspelt ``POTS`` is an error at start-up instead of an entry no request ever meets.
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 _METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
+#: A path parameter in Starlette's syntax (``{name}``, ``{name:int}``) or werkzeug's (``<name>``,
+#: ``<int:name>``, ``<string(length=2):name>``).
+_PARAM = re.compile(
+    r"\{(?P<s_name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<s_conv>[A-Za-z_][A-Za-z0-9_]*))?\}"
+    r"|<(?:(?P<w_conv>[A-Za-z_][A-Za-z0-9_]*(?:\([^()<>]*\))?):)?(?P<w_name>[A-Za-z_][A-Za-z0-9_]*)>"
+)
+#: Convertor names that mean "one path segment" in either framework.
+_SEGMENT_CONVERTORS = frozenset({"", "str", "string", "default"})
+#: What a raw middleware (no router to ask) can match a parameter with.
+_RAW_PATTERNS: Mapping[str, str] = {
+    "": "[^/]+",
+    "path": ".*",
+    "int": "[0-9]+",
+    "float": r"[0-9]+(?:\.[0-9]+)?",
+    "uuid": "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+}
 #: Keys a ``[policies.NAME]`` table may hold: the keyword arguments of :class:`Policy` that
 #: can be written as data (``rules`` are code, so they stay in Python).
 _POLICY_KEYS = frozenset(
     {"authenticated", "scopes", "acr_values", "amr", "max_age", "max_cache_age"}
 )
+_TOP_LEVEL_KEYS = frozenset(
+    {"default", "policies", "routes", "extra_methods", "allow_anonymous_default"}
+)
 _BUILTIN_POLICIES: Mapping[str, Policy] = {"anonymous": ANONYMOUS, "authenticated": AUTHENTICATED}
+
+#: The methods a served route answers; ``None``: the route dispatches every method itself.
+ServedMethods = frozenset[str] | None
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     """One entry: ``methods`` (``"GET"``, ``"GET,POST"``, a list, or ``"*"``), a path and a policy.
 
-    ``path`` is exact (``/cats/``) or a pattern whose ``{name}`` matches one path segment and
-    ``{name:path}`` the rest of the path, slashes included.
+    ``path`` is the route's path template as the app declares it: exact (``/cats/``) or with
+    parameters, ``{name}``/``{name:int}``/``{name:path}`` or ``<name>``/``<int:name>``/
+    ``<path:name>``.
     """
 
     methods: str | Sequence[str]
@@ -56,10 +94,53 @@ class Route:
     policy: Policy
 
 
-class RouteTable:
-    """Maps (method, path) to a :class:`Policy`; see the module docstring for the rules."""
+def template_key(template: str) -> str:
+    """The key that identifies a path template whichever syntax spells it.
 
-    __slots__ = ("_default", "_exact", "_patterns", "cors_preflight", "routes")
+    Parameter names do not matter, convertors do: ``/u/{id:int}`` and ``/u/<int:user>`` are both
+    ``/u/{:int}``; ``{id}``, ``{id:str}``, ``<id>`` and ``<string:id>`` are all ``{}``.
+    """
+    parts: list[str] = []
+    position = 0
+    for param in _PARAM.finditer(template):
+        parts.append(template[position : param.start()])
+        convertor = _convertor(param)
+        parts.append("{}" if convertor in _SEGMENT_CONVERTORS else "{:" + convertor + "}")
+        position = param.end()
+    parts.append(template[position:])
+    return "".join(parts)
+
+
+def _convertor(param: re.Match[str]) -> str:
+    return param.group("s_conv") or param.group("w_conv") or ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    where: str
+    methods: frozenset[str]
+    key: str
+    policy: Policy
+
+
+class RouteTable:
+    """Maps a request's route (or, for raw apps, its path) and method to a :class:`Policy`.
+
+    ``extra_methods`` declares methods beyond :data:`KNOWN_METHODS` (WebDAV's ``PROPFIND``...).
+    ``allow_anonymous_default`` silences the :class:`PolicyWarning` an anonymous default gives.
+    See the module docstring for how requests are matched.
+    """
+
+    __slots__ = (
+        "_by_key",
+        "_default",
+        "_entries",
+        "_exact",
+        "_patterns",
+        "_raw_unmatchable",
+        "cors_preflight",
+        "routes",
+    )
 
     def __init__(
         self,
@@ -67,40 +148,60 @@ class RouteTable:
         *,
         default: Policy = AUTHENTICATED,
         cors_preflight: bool = True,
+        extra_methods: Iterable[str] = (),
+        allow_anonymous_default: bool = False,
     ) -> None:
         if not isinstance(default, Policy):
             raise ConfigurationError("default must be a Policy")
+        if isinstance(extra_methods, str):
+            raise ConfigurationError("extra_methods must be a list of method names")
+        extra = list(extra_methods)
+        known = KNOWN_METHODS | (_methods(extra, "extra_methods", None) if extra else frozenset())
         self.routes: tuple[Route, ...] = tuple(routes)
         self.cors_preflight = bool(cors_preflight)
         self._default = default
+        self._entries: list[_Entry] = []
+        self._by_key: dict[str, dict[str, Policy]] = {}
         self._exact: dict[str, dict[str, Policy]] = {}
         self._patterns: list[tuple[re.Pattern[str], frozenset[str], Policy]] = []
-        seen: set[tuple[str, str]] = set()
+        self._raw_unmatchable: list[str] = []
         for index, route in enumerate(self.routes):
             where = f"route {index} ({_describe(route)})"
             if not isinstance(route, Route):
                 raise ConfigurationError(f"route {index}: expected a Route, got {route!r}")
             if not isinstance(route.policy, Policy):
                 raise ConfigurationError(f"{where}: policy must be a Policy")
-            methods = _methods(route.methods, where)
-            pattern = _compile(route.path, where)
+            methods = _methods(route.methods, where, known)
+            key = _checked_template(route.path, where)
+            by_method = self._by_key.setdefault(key, {})
             for method in methods:
-                if (method, route.path) in seen:
+                if method in by_method:
                     raise ConfigurationError(f"{where}: {method} {route.path} is listed twice")
-                seen.add((method, route.path))
-            if pattern is None:
-                by_method = self._exact.setdefault(route.path, {})
-                for method in methods:
-                    by_method[method] = route.policy
+                by_method[method] = route.policy
+            self._entries.append(_Entry(where, methods, key, route.policy))
+            if key == route.path and "{" not in key:
+                self._exact.setdefault(route.path, {}).update(dict.fromkeys(methods, route.policy))
             else:
-                self._patterns.append((pattern, methods, route.policy))
+                pattern = _raw_pattern(route.path)
+                if pattern is None:
+                    self._raw_unmatchable.append(where)
+                else:
+                    self._patterns.append((pattern, methods, route.policy))
         # HEAD asks for the same resource as GET: never let it through more cheaply.
-        for by_method in self._exact.values():
+        for by_method in (*self._by_key.values(), *self._exact.values()):
             if "GET" in by_method and "HEAD" not in by_method:
                 by_method["HEAD"] = by_method["GET"]
         self._patterns = [
             (p, m | {"HEAD"} if "GET" in m else m, policy) for p, m, policy in self._patterns
         ]
+        if not default.authenticated and not allow_anonymous_default:
+            warnings.warn(
+                "the route table's default is anonymous: every route it does not list, and every "
+                "request that reaches no route, needs no token. Pass "
+                "allow_anonymous_default=True (TOML: allow_anonymous_default = true) if meant.",
+                PolicyWarning,
+                stacklevel=2,
+            )
 
     @property
     def default(self) -> Policy:
@@ -108,7 +209,7 @@ class RouteTable:
         return self._default
 
     def policy_for(self, method: str, path: str, *, preflight: bool = False) -> Policy:
-        """The policy for a request; ``preflight``: it is a CORS preflight request.
+        """The policy for a request to a raw app, by its (canonical, decoded) path.
 
         ``method`` is compared in upper case: HTTP methods are case-sensitive (RFC 9110 §9.1),
         but werkzeug and Django upper-case the method before routing, so ``get`` reaches the
@@ -126,6 +227,56 @@ class RouteTable:
             if (method in methods or ANY_METHOD in methods) and pattern.fullmatch(path):
                 return policy
         return self._default
+
+    def check_raw(self) -> None:
+        """Raise unless every entry can be matched without a router (raw middlewares call it)."""
+        if self._raw_unmatchable:
+            raise ConfigurationError(
+                f"{', '.join(self._raw_unmatchable)}: this convertor can only be matched by a "
+                "route-aware middleware (Starlette, FastAPI or Flask); use {name}, {name:int}, "
+                "{name:float}, {name:uuid} or {name:path}"
+            )
+
+    def bind(self, served: Mapping[str, ServedMethods]) -> RouteBinding:
+        """This table bound to the routes an app serves; raises unless every entry fits.
+
+        ``served`` maps each route template's :func:`template_key` to the methods it answers.
+        An entry names a route by its key; an entry written without convertors
+        (``/users/{id}/``) also names a route that differs only in them (``/users/<int:id>/``)
+        when exactly one route has that shape. An entry that names no route, or a method its
+        route does not answer, is an error (BIND-5): a typo (``/catz/``, ``POTS``) must not leave
+        a route to the default policy. Called by the route-aware middlewares at start-up.
+        """
+        by_served: dict[str, Mapping[str, Policy]] = {}
+        problems: list[str] = []
+        for entry in self._entries:
+            target = _target(entry.key, served)
+            if isinstance(target, list):
+                found = ", ".join(target) if target else "none"
+                problems.append(
+                    f"{entry.where}: no route of the app has this path"
+                    if not target
+                    else f"{entry.where}: several routes have this shape ({found}); "
+                    "name the convertor"
+                )
+                continue
+            answered = served[target]
+            unserved = sorted(entry.methods - answered - {ANY_METHOD}) if answered else []
+            if unserved:
+                problems.append(
+                    f"{entry.where}: the route does not answer {', '.join(unserved)} "
+                    f"(it answers {', '.join(sorted(answered or ()))})"
+                )
+            if target == entry.key or target not in by_served:
+                by_served[target] = self._by_key[entry.key]
+        if problems:
+            routes = ", ".join(sorted(served)) or "none"
+            raise ConfigurationError(
+                "the route table does not fit the app: "
+                + "; ".join(problems)
+                + f" (the app's routes: {routes})"
+            )
+        return RouteBinding(self, by_served)
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -162,7 +313,7 @@ class RouteTable:
         cors_preflight: bool = True,
     ) -> RouteTable:
         """Build a table from parsed TOML (or JSON, or any mapping of the same shape)."""
-        unknown = sorted(set(data) - {"default", "policies", "routes"})
+        unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
         if unknown:
             raise ConfigurationError(f"{source}: unknown top-level keys {unknown}")
         named: dict[str, Policy] = {**_BUILTIN_POLICIES, **(policies or {})}
@@ -184,6 +335,15 @@ class RouteTable:
             return named[policy_name]
 
         default = lookup(data.get("default", "authenticated"), f"{source}: default")
+        extra_methods = data.get("extra_methods", [])
+        allow_anonymous = data.get("allow_anonymous_default", False)
+        if not isinstance(extra_methods, list):
+            raise ConfigurationError(f"{source}: extra_methods must be a list of method names")
+        if not isinstance(allow_anonymous, bool):
+            raise ConfigurationError(f"{source}: allow_anonymous_default must be true or false")
+        known = KNOWN_METHODS | (
+            _methods(extra_methods, f"{source}: extra_methods", None) if extra_methods else set()
+        )
         raw_routes = data.get("routes", [])
         if not isinstance(raw_routes, list):
             raise ConfigurationError(f"{source}: routes must be an array of tables [[routes]]")
@@ -203,13 +363,79 @@ class RouteTable:
             route = Route(
                 methods.split(","), route_path.strip(), lookup(entry.get("policy"), where)
             )
-            _methods(route.methods, where)
-            _compile(route.path, where)
+            _methods(route.methods, where, frozenset(known))
+            _checked_template(route.path, where)
             routes.append(route)
         try:
-            return cls(routes, default=default, cors_preflight=cors_preflight)
+            with warnings.catch_warnings():
+                # Re-raised below at the caller's line, with the file named.
+                warnings.simplefilter("ignore", PolicyWarning)
+                table = cls(
+                    routes,
+                    default=default,
+                    cors_preflight=cors_preflight,
+                    extra_methods=extra_methods,
+                    allow_anonymous_default=True,
+                )
         except ConfigurationError as error:
             raise ConfigurationError(f"{source}: {error}") from None
+        if not default.authenticated and not allow_anonymous:
+            warnings.warn(
+                f"{source}: the default is anonymous: every route the file does not list needs "
+                "no token. Add allow_anonymous_default = true to the file if meant.",
+                PolicyWarning,
+                stacklevel=3,
+            )
+        return table
+
+
+class RouteBinding:
+    """A :class:`RouteTable` bound to an app's routes (:meth:`RouteTable.bind`): the policy of
+    each route the router dispatches to."""
+
+    __slots__ = ("_by_served", "_by_template", "table")
+
+    def __init__(self, table: RouteTable, by_served: Mapping[str, Mapping[str, Policy]]) -> None:
+        self.table = table
+        self._by_served = dict(by_served)
+        #: template as the router declares it -> its entry's policies (a few, one per route).
+        self._by_template: dict[str, Mapping[str, Policy] | None] = {}
+
+    def policy(self, method: str, template: str | None, *, preflight: bool = False) -> Policy:
+        """The policy of a request the router dispatches to the route declared as ``template``
+        (``None``: no route runs, as for a 404, a 405 or a slash redirect).
+
+        Websockets are looked up as ``GET``; ``method`` is compared in upper case (see
+        :meth:`RouteTable.policy_for`).
+        """
+        table = self.table
+        if preflight and table.cors_preflight:
+            return ANONYMOUS
+        if template is None:
+            return table.default
+        try:
+            by_method = self._by_template[template]
+        except KeyError:
+            by_method = self._by_template[template] = self._by_served.get(template_key(template))
+        if by_method is None:
+            return table.default
+        method = method.upper()
+        return by_method.get(method) or by_method.get(ANY_METHOD) or table.default
+
+
+def shape_key(key: str) -> str:
+    """A :func:`template_key` with every one-segment convertor erased (``{:int}`` -> ``{}``)."""
+    return re.sub(r"\{:(?!path\})[^{}]*\}", "{}", key)
+
+
+def _target(key: str, served: Mapping[str, ServedMethods]) -> str | list[str]:
+    """The served template an entry's key names, or the (zero or several) candidates."""
+    if key in served:
+        return key
+    if shape_key(key) != key:
+        return []
+    candidates = sorted(k for k in served if shape_key(k) == key)
+    return candidates[0] if len(candidates) == 1 else candidates
 
 
 def _describe(route: object) -> str:
@@ -219,36 +445,62 @@ def _describe(route: object) -> str:
     return repr(route)
 
 
-def _methods(value: str | Sequence[str], where: str) -> frozenset[str]:
+def _methods(
+    value: str | Iterable[str], where: str, known: frozenset[str] | None
+) -> frozenset[str]:
+    """The upper-cased method names of an entry; ``known=None`` checks only their syntax."""
     items = value.split(",") if isinstance(value, str) else list(value)
     methods = frozenset(item.strip().upper() if isinstance(item, str) else item for item in items)
     if not methods or not all(
         isinstance(m, str) and (m == ANY_METHOD or _METHOD.fullmatch(m)) for m in methods
     ):
         raise ConfigurationError(f"{where}: methods must be HTTP method names or '*'")
+    unknown = sorted(methods - known - {ANY_METHOD}) if known is not None else []
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown method {', '.join(unknown)} (RFC 9110 methods and PATCH are known; "
+            "declare others with extra_methods)"
+        )
     return methods
 
 
-def _compile(path: object, where: str) -> re.Pattern[str] | None:
-    """``None`` for an exact path; a compiled regex for a pattern."""
+def _checked_template(path: object, where: str) -> str:
+    """The :func:`template_key` of a well-formed path template, else a ConfigurationError."""
     if not isinstance(path, str) or not path.startswith("/"):
         raise ConfigurationError(f"{where}: the path must start with '/'")
-    if "{" not in path and "}" not in path:
-        return None
+    names: set[str] = set()
+    position = 0
+    literal: list[str] = []
+    for param in _PARAM.finditer(path):
+        literal.append(path[position : param.start()])
+        name = param.group("s_name") or param.group("w_name")
+        if name in names:
+            raise ConfigurationError(f"{where}: the parameter {name!r} appears twice")
+        names.add(name)
+        position = param.end()
+    literal.append(path[position:])
+    if any(c in text for text in literal for c in "{}<>"):
+        raise ConfigurationError(
+            f"{where}: bad pattern {path!r}; use {{name}}, {{name:int}}, {{name:path}}, "
+            "or werkzeug's <name>, <int:name>, <path:name>"
+        )
+    return template_key(path)
+
+
+def _raw_pattern(path: str) -> re.Pattern[str] | None:
+    """A regex matching what a router would route to ``path``; ``None`` when a convertor has no
+    raw equivalent (``check_raw`` then refuses the table for raw apps)."""
     parts: list[str] = []
     position = 0
-    names: set[str] = set()
     for param in _PARAM.finditer(path):
         parts.append(re.escape(path[position : param.start()]))
-        if param.group(1) in names:
-            raise ConfigurationError(f"{where}: {{{param.group(1)}}} appears twice")
-        names.add(param.group(1))
-        parts.append(".*" if param.group(2) else "[^/]+")
+        convertor = _convertor(param)
+        raw = _RAW_PATTERNS.get("" if convertor in _SEGMENT_CONVERTORS else convertor)
+        if raw is None:
+            return None
+        parts.append(raw)
         position = param.end()
-    tail = path[position:]
-    if "{" in tail or "}" in tail or any("{" in p or "}" in p for p in parts):
-        raise ConfigurationError(f"{where}: bad pattern {path!r}; use {{name}} or {{name:path}}")
-    parts.append(re.escape(tail))
+    parts.append(re.escape(path[position:]))
     return re.compile("".join(parts))
 
 

@@ -51,7 +51,9 @@ def test_unlisted_path_gets_authenticated_by_default() -> None:
 
 
 def test_default_can_be_chosen() -> None:
-    table = RouteTable([Route("GET", "/cats/", MFA)], default=ANONYMOUS)
+    table = RouteTable(
+        [Route("GET", "/cats/", MFA)], default=ANONYMOUS, allow_anonymous_default=True
+    )
     assert table.policy_for("GET", "/dogs/") is ANONYMOUS
 
 
@@ -167,7 +169,10 @@ def test_toml_builtin_policies(tmp_path: Path) -> None:
 
 
 def test_toml_default_policy(tmp_path: Path) -> None:
-    text = 'default = "anonymous"\n[[routes]]\nmatch = "GET /x"\npolicy = "authenticated"\n'
+    text = (
+        'default = "anonymous"\nallow_anonymous_default = true\n'
+        '[[routes]]\nmatch = "GET /x"\npolicy = "authenticated"\n'
+    )
     assert RouteTable.from_toml(write(tmp_path, text)).default is ANONYMOUS
 
 

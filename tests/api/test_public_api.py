@@ -42,6 +42,7 @@ PUBLIC = {
     "PolicyWarning",
     "Principal",
     "PrivateKeyJWT",
+    "RequestTooLarge",
     "RequestView",
     "Rule",
     "StepUpError",

@@ -81,6 +81,13 @@ class InvalidRequest(AuthError):
     description = "Malformed Authorization header"
 
 
+class RequestTooLarge(InvalidRequest):
+    """A form body too large to be searched for ``access_token`` (library limit, BIND-9)."""
+
+    status = 413
+    description = "Request body too large"
+
+
 class InvalidToken(AuthError):
     """The token is expired, revoked, malformed or otherwise invalid (RFC 6750 §3.1, R6750-16)."""
 

@@ -1,0 +1,140 @@
+"""What every adapter shares: the request view, the CORS-preflight rule, the principal's place,
+and the shape of a refusal. One home each, so the five adapters cannot drift apart.
+
+An adapter turns its framework's request into a :class:`~stepup_mfa.RequestView` with
+:func:`asgi_view` or :func:`wsgi_view` (Flask views are WSGI underneath), and a refused
+:class:`~stepup_mfa.Decision` into a response with :func:`refusal_for`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._core.credentials import RequestView
+from .._core.decision import Decision, deny
+from .._core.errors import ConfigurationError, InvalidRequest, StepUpError
+from .._core.paths import NON_CANONICAL_PATH, non_canonical_reason
+from .._core.policy import Policy
+from .._core.principal import Principal
+from .._guard import Denial, Guard
+from ..routes import RouteTable
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+#: Where the principal of an admitted request is kept: the ASGI scope or the WSGI environ.
+PRINCIPAL_KEY = "stepup_mfa.principal"
+#: ASGI websocket scopes name their scheme ``ws``/``wss``; the Guard judges ``http``/``https``.
+_HTTP_SCHEME = {"wss": "https", "ws": "http"}
+
+
+def principal_in(carrier: Mapping[str, Any]) -> Principal | None:
+    """The principal recorded in an ASGI scope or a WSGI environ (``None``: none admitted)."""
+    principal: Principal | None = carrier.get(PRINCIPAL_KEY)
+    return principal
+
+
+def is_preflight(method: str, has_origin: bool, has_request_method: bool) -> bool:
+    """A CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``.
+
+    The Fetch standard sends preflights without credentials, so the route tables let them pass
+    (unless ``cors_preflight=False``); the real request that follows is judged as usual.
+    """
+    return method == "OPTIONS" and has_origin and has_request_method
+
+
+def scope_scheme(scope: Mapping[str, Any]) -> str:
+    """The request's scheme as ``http``/``https``, websockets included (``wss`` is TLS)."""
+    scheme: str = scope.get("scheme", "http")
+    return _HTTP_SCHEME.get(scheme, scheme)
+
+
+def asgi_view(
+    scope: Mapping[str, Any],
+    path: str,
+    authorization: tuple[str, ...] | None = None,
+    form_body: bytes | None = None,
+) -> RequestView:
+    """The core's view of an ASGI HTTP or websocket scope.
+
+    ASGI servers send header names lower-cased (ASGI spec, HTTP connection scope), so a bytes
+    comparison finds every ``Authorization`` line; values are latin-1, as RFC 9110 §5.5 allows.
+    ``authorization`` may be passed when the caller already collected the lines.
+    """
+    content_type: str | None = None
+    if authorization is None or form_body is not None:
+        lines: tuple[str, ...] = ()
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                lines += (value.decode("latin-1"),)
+            elif name == b"content-type":
+                content_type = value.decode("latin-1")
+        authorization = lines
+    query = scope.get("query_string")
+    return RequestView(
+        scope.get("method", "GET"),
+        path,
+        authorization,
+        query.decode("latin-1") if query else "",
+        content_type if form_body is not None else None,
+        form_body,
+        scope_scheme(scope),
+    )
+
+
+def wsgi_view(environ: WSGIEnvironment, path: str, form_body: bytes | None = None) -> RequestView:
+    """The core's view of a WSGI request.
+
+    WSGI servers join repeated ``Authorization`` lines with a comma; the core refuses such a
+    value as malformed (RFC 9110 §11.6.2, R9110-4), so nothing is lost by the joining.
+    """
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    return RequestView(
+        environ.get("REQUEST_METHOD", "GET"),
+        path,
+        (authorization,) if authorization is not None else (),
+        environ.get("QUERY_STRING", ""),
+        environ.get("CONTENT_TYPE") if form_body is not None else None,
+        form_body,
+        environ.get("wsgi.url_scheme", "http"),
+    )
+
+
+def raw_policy(
+    table: RouteTable, method: str, path: str, raw_path: str | None, preflight: bool
+) -> Policy | None:
+    """The policy of a request to an app with no router to ask (BIND-3): the path is matched
+    itself, once canonical; ``None`` when it is not, and must be refused."""
+    if non_canonical_reason(path, raw_path) is not None:
+        return None
+    return table.policy_for(method, path, preflight=preflight)
+
+
+def refuse(guard: Guard, error: StepUpError) -> Decision:
+    """A refusal the adapter decides before the Guard is asked (a non-canonical path, a body
+    too large), rendered with the Guard's challenge settings like every other refusal."""
+    return deny(error, guard.settings)
+
+
+def non_canonical(guard: Guard) -> Decision:
+    """BIND-3: the refusal of a path a raw app's router could read differently."""
+    return refuse(guard, InvalidRequest(NON_CANONICAL_PATH))
+
+
+def refusal_for(guard: Guard, decision: Decision, accept: str | None, method: str) -> Denial:
+    """The response for a refused ``decision``; a ``HEAD`` refusal carries no body (RFC 9110
+    §9.3.2), so a keep-alive connection is not garbled by bytes the client never reads."""
+    denial = guard.denial(decision, accept)
+    if method == "HEAD" and denial.body:
+        return Denial(denial.status, denial.headers, b"")
+    return denial
+
+
+def checked_guard_and_policy(guard: object, policy: object, where: str) -> tuple[Guard, Policy]:
+    """Refuse, at decoration time, arguments that cannot work (swapped, a string, ``None``)."""
+    if not isinstance(guard, Guard):
+        raise ConfigurationError(f"{where}: expected a Guard, got {type(guard).__name__}")
+    if not isinstance(policy, Policy):
+        raise ConfigurationError(f"{where}: expected a Policy, got {type(policy).__name__}")
+    return guard, policy

@@ -1,0 +1,300 @@
+"""The ASGI middleware with a route table, and the ASGI helpers the Starlette adapters share.
+
+A plain ASGI callable, not Starlette's ``BaseHTTPMiddleware``: it sits on the measured hot path,
+so it reads the ``Authorization`` lines straight from ``scope["headers"]`` in one pass and wraps
+neither ``receive`` nor ``send`` for a request that is let through. Lifespan and any other scope
+type pass through (after the start-up check below).
+
+Which policy a request meets (architecture rule 10, BIND-1, BIND-3):
+
+- In a **Starlette or FastAPI** app the middleware asks the app's own router which route the
+  request reaches, with the very ``matches()`` the router runs (through ``Mount``, ``Host`` and
+  websocket routes), and looks that route's declared template up in the table. However the path
+  is spelt, the policy is the policy of the handler that runs. Every table entry must name a route
+  of the app: checked at lifespan start-up (or on the first request), naming the entry at fault.
+- Around **any other ASGI app** (no router to ask), a path that a router could read differently
+  (control characters, ``//``, dot segments, ``%2F``...: :mod:`stepup_mfa._core.paths`) is refused
+  with ``400 invalid_request`` before the table is consulted.
+
+::
+
+    middleware = [Middleware(StepUpMiddleware, guard=guard, routes=table)]
+    app = Starlette(routes=..., middleware=middleware)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from .._core.credentials import MAX_FORM_BODY, body_may_carry_token
+from .._core.decision import Decision
+from .._core.errors import ConfigurationError, RequestTooLarge
+from .._core.policy import Policy
+from .._core.principal import Principal
+from .._guard import Denial, Guard
+from ..routes import RouteTable
+from ._edge import (
+    PRINCIPAL_KEY,
+    asgi_view,
+    is_preflight,
+    non_canonical,
+    principal_in,
+    raw_policy,
+    refusal_for,
+    refuse,
+    scope_scheme,
+)
+
+__all__ = ["PRINCIPAL_KEY", "StepUpMiddleware", "principal_from_scope", "scope_scheme"]
+
+logger = logging.getLogger("stepup_mfa")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: The policy a request meets: (scope, method, is-a-CORS-preflight) -> the policy, or ``None``
+#: when the path must be refused as non-canonical (raw apps only).
+PolicyOf = Callable[[Scope, str, bool], Policy | None]
+
+#: RFC 6455 §7.4.1: 1008, "policy violation", the close code for a refused websocket.
+WS_POLICY_VIOLATION = 1008
+
+
+def principal_from_scope(scope: Scope) -> Principal | None:
+    """The principal the middleware or a decorator admitted this request with, if any."""
+    return principal_in(scope)
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case bytes); only used off the hot path."""
+    for key, value in scope["headers"]:
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
+
+
+def wants_form_body(guard: Guard, scope: Scope) -> bool:
+    """Whether the form-body token method (RFC 6750 §2.2) means this body must be read.
+
+    Only when the application enabled it, and only for a urlencoded body on a method with body
+    semantics: the core ignores any other body (R6750-5), so reading it would only cost memory.
+    """
+    return guard.token_methods.body and body_may_carry_token(
+        scope.get("method", "GET"), header(scope, b"content-type")
+    )
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its body was complete: nothing is judged or answered."""
+
+
+async def read_body(receive: Receive, limit: int = MAX_FORM_BODY) -> tuple[bytes, Receive]:
+    """Read a form body of at most ``limit`` bytes; return it and a ``receive`` replaying it.
+
+    Raises :class:`~stepup_mfa.RequestTooLarge` past ``limit`` (nothing is buffered beyond it)
+    and :class:`ClientDisconnected` when the client leaves mid-body: a body cut short is never
+    judged or replayed as if it were complete.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge()
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+def admit(scope: Scope, decision: Decision) -> None:
+    """Record the principal where ``principal_from_scope`` and ``request.state`` find it."""
+    principal = decision.principal
+    scope[PRINCIPAL_KEY] = principal
+    state = scope.get("state")
+    if state is None:
+        scope["state"] = {"principal": principal}
+    else:
+        state["principal"] = principal
+
+
+async def send_denial(send: Send, denial: Denial) -> None:
+    """Send the Guard's refusal as an ASGI response, byte for byte what the Guard shaped."""
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in denial.headers]
+    headers.append((b"content-length", str(len(denial.body)).encode("latin-1")))
+    await send({"type": "http.response.start", "status": denial.status, "headers": headers})
+    await send({"type": "http.response.body", "body": denial.body})
+
+
+async def close_websocket(send: Send, decision: Decision) -> None:
+    """Refuse a websocket: close code 1008 with the error code as reason.
+
+    The reason names only the library's error code (the same token the ``WWW-Authenticate``
+    challenge would carry), never anything from the token.
+    """
+    error = decision.error
+    reason = error.code if error is not None else ""
+    await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": reason})
+
+
+async def answer_refusal(guard: Guard, scope: Scope, send: Send, decision: Decision) -> None:
+    """Send a refusal the way the connection understands it: HTTP response or websocket close."""
+    if scope["type"] == "websocket":
+        await close_websocket(send, decision)
+        return
+    method = scope.get("method", "GET")
+    await send_denial(send, refusal_for(guard, decision, header(scope, b"accept"), method))
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app routes on: ``scope["path"]`` without the ``root_path`` prefix."""
+    path: str = scope["path"]
+    root_path = scope.get("root_path")
+    if root_path and path.startswith(root_path):
+        return path[len(root_path) :] or "/"
+    return path
+
+
+def _raw_path(scope: Scope) -> str | None:
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if isinstance(raw, bytes) else None
+
+
+class StepUpMiddleware:
+    """Checks every HTTP request and websocket against a :class:`RouteTable`.
+
+    ``routes`` is a :class:`RouteTable` or the path of a TOML file. ``router`` is the Starlette
+    ``Router`` (or app) to ask which route a request reaches; by default it is found by walking
+    the wrapped app (``Middleware(StepUpMiddleware, ...)`` inside Starlette or FastAPI, or
+    ``StepUpMiddleware(app, ...)`` around one). Without one, the app is treated as raw.
+
+    A refused HTTP request gets ``guard.denial(...)`` (status, ``WWW-Authenticate``, optional
+    problem+json body negotiated with ``Accept``); a refused websocket is closed with 1008. An
+    admitted request carries its principal in ``scope["stepup_mfa.principal"]`` and
+    ``scope["state"]["principal"]`` (Starlette's ``request.state.principal``).
+    """
+
+    __slots__ = ("_policy_of", "_router", "app", "guard", "routes")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        guard: Guard,
+        routes: RouteTable | str | os.PathLike[str],
+        router: Any = None,
+    ) -> None:
+        if not isinstance(guard, Guard):
+            raise ConfigurationError(f"StepUpMiddleware: guard must be a Guard, got {guard!r}")
+        if isinstance(routes, str | os.PathLike):
+            routes = RouteTable.from_toml(routes)
+        if not isinstance(routes, RouteTable):
+            raise ConfigurationError(
+                f"StepUpMiddleware: routes must be a RouteTable or a TOML path, got {routes!r}"
+            )
+        self.app = app
+        self.guard = guard
+        self.routes = routes
+        self._router = router
+        self._policy_of: PolicyOf | None = None
+
+    def _bind(self, scope: Scope) -> PolicyOf:
+        """Decide once how requests find their policy, and check the table against the app."""
+        table = self.routes
+        router = None
+        if "starlette" in sys.modules:  # a Starlette router exists only once starlette is imported
+            from ._starlette_routing import find_router, served_by, template_resolver
+
+            router = find_router(self._router, self.app, scope.get("app"))
+        if router is None:
+            table.check_raw()
+
+            def policy_of(scope: Scope, method: str, preflight: bool) -> Policy | None:
+                return raw_policy(table, method, route_path(scope), _raw_path(scope), preflight)
+
+        else:
+            binding = table.bind(served_by(router))
+            resolve = template_resolver(router)
+
+            def policy_of(scope: Scope, method: str, preflight: bool) -> Policy | None:
+                return binding.policy(method, resolve(scope), preflight=preflight)
+
+        self._policy_of = policy_of
+        return policy_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            if kind == "lifespan" and self._policy_of is None:
+                try:
+                    self._bind(scope)
+                except ConfigurationError as error:
+                    await _fail_startup(receive, send, error)
+                    return
+            await self.app(scope, receive, send)
+            return
+        policy_of = self._policy_of or self._bind(scope)
+        method = scope.get("method", "GET")
+        # The hot path is written out inline: it runs on every request.
+        authorization: tuple[str, ...] = ()
+        requested_method = has_origin = False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization += (value.decode("latin-1"),)
+            elif name == b"access-control-request-method":
+                requested_method = True
+            elif name == b"origin":
+                has_origin = True
+        guard = self.guard
+        policy = policy_of(scope, method, is_preflight(method, has_origin, requested_method))
+        if policy is None:
+            await answer_refusal(guard, scope, send, non_canonical(guard))
+            return
+        if kind == "http" and wants_form_body(guard, scope):
+            try:
+                form_body, receive = await read_body(receive, guard.token_methods.max_body_length)
+            except ClientDisconnected:
+                return
+            except RequestTooLarge as error:
+                await answer_refusal(guard, scope, send, refuse(guard, error))
+                return
+            view = asgi_view(scope, route_path(scope), form_body=form_body)
+        else:
+            view = asgi_view(scope, route_path(scope), authorization)
+        decision = await guard.acheck(view, policy)
+        if decision.allowed:
+            admit(scope, decision)
+            await self.app(scope, receive, send)
+        else:
+            await answer_refusal(guard, scope, send, decision)
+
+
+async def _fail_startup(receive: Receive, send: Send, error: ConfigurationError) -> None:
+    """Answer the lifespan protocol with ``startup.failed`` and raise, as Starlette's own router
+    does when start-up fails: the server reports the message and exits."""
+    logger.error("stepup-mfa refused to start: %s", error)
+    message = await receive()
+    if message["type"] == "lifespan.startup":
+        await send({"type": "lifespan.startup.failed", "message": str(error)})
+    raise error

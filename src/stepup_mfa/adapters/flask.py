@@ -1,0 +1,278 @@
+"""Flask adapter: an extension with ``require`` for views and ``protect`` for whole blueprints.
+
+::
+
+    stepup = FlaskStepUp(guard)          # or FlaskStepUp() and stepup.init_app(app, guard=guard)
+
+    @app.get("/cats/")
+    @stepup.require(MFA_60S)
+    def cats():
+        return {"sub": current_principal.subject}
+
+    stepup.protect(admin_blueprint, AUTHENTICATED)
+
+Every view, ``async def`` ones included, is checked with the blocking ``guard.check``: Flask runs
+each async view on a fresh event loop in the worker thread, so an asyncio HTTP client could not
+be pooled across requests, and blocking that short-lived loop costs nothing.
+``require`` also decorates ``View``/``MethodView`` methods or goes in ``View.decorators``.
+
+A refusal is raised as :class:`StepUpDenied`, a werkzeug ``HTTPException`` whose concrete class
+follows the status (``Unauthorized``, ``Forbidden``, ``BadRequest``, ``ServiceUnavailable``), so
+``@app.errorhandler(401)``, ``@app.errorhandler(StepUpDenied)`` and the like customise it as
+usual. Its default response is ``guard.denial(...)``, byte for byte what every adapter sends.
+
+State lives in ``app.extensions["stepup_mfa"]`` (the app's Guard); the extension object holds no
+app, so one extension serves an app factory's many apps.
+
+Misuse fails early (architecture rule 11): ``@stepup.require`` without a policy, or with a policy
+name instead of a :class:`~stepup_mfa.Policy`, raises at decoration; ``@stepup.require(P)``
+written *above* ``@app.get(...)`` (so the route was registered with the unprotected view) raises
+:class:`~stepup_mfa.ConfigurationError` as soon as it can be seen: at decoration for an app already
+initialised, else at ``init_app`` or on the app's first request, before any view runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from flask import Blueprint, Flask, current_app, g, request
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    HTTPException,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from werkzeug.local import LocalProxy
+from werkzeug.wrappers import Response
+
+from .._core.credentials import RequestView, body_may_carry_token
+from .._core.decision import Decision
+from .._core.errors import ConfigurationError, RequestTooLarge
+from .._core.policy import Policy
+from .._core.principal import Principal
+from .._guard import Denial, Guard
+from ._edge import is_preflight, principal_in, refusal_for, refuse, wsgi_view
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.wrappers import Request as WSGIRequest
+
+__all__ = [
+    "EXTENSION_KEY",
+    "FlaskStepUp",
+    "StepUpDenied",
+    "current_principal",
+    "get_principal",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXTENSION_KEY = "stepup_mfa"
+_G_KEY = "_stepup_mfa_principal"
+
+
+class StepUpDenied(HTTPException):
+    """A refused request. ``decision`` says why; ``denial`` is the response the Guard shaped
+    (negotiated against the request's ``Accept`` when raised)."""
+
+    def __init__(self, decision: Decision, denial: Denial) -> None:
+        error = decision.error
+        super().__init__(description=error.description if error is not None else None)
+        if self.code is None:
+            self.code = denial.status
+        self.decision = decision
+        self.denial = denial
+
+    def get_response(
+        self,
+        environ: WSGIEnvironment | WSGIRequest | None = None,
+        scope: dict[str, Any] | None = None,
+    ) -> Response:
+        denial = self.denial
+        return Response(denial.body, denial.status, list(denial.headers))
+
+
+class StepUpUnauthorized(StepUpDenied, Unauthorized):
+    """401: no token, an invalid token, or a step-up challenge."""
+
+
+class StepUpForbidden(StepUpDenied, Forbidden):
+    """403: the token lacks a scope or fails an application rule."""
+
+
+class StepUpBadRequest(StepUpDenied, BadRequest):
+    """400: a malformed request (two Authorization lines, a token sent two ways...)."""
+
+
+class StepUpUnavailable(StepUpDenied, ServiceUnavailable):
+    """503: the authorization server cannot be used right now (fail closed)."""
+
+
+class StepUpTooLarge(StepUpDenied, RequestEntityTooLarge):
+    """413: a form body too large to be searched for a token (form-body method only)."""
+
+
+_BY_STATUS: dict[int, type[StepUpDenied]] = {
+    400: StepUpBadRequest,
+    401: StepUpUnauthorized,
+    403: StepUpForbidden,
+    413: StepUpTooLarge,
+    503: StepUpUnavailable,
+}
+_CHECKED_KEY = "stepup_mfa.decorators_checked"
+
+
+def get_principal() -> Principal | None:
+    """The principal admitted for the current request, or ``None`` (anonymous route, no check).
+
+    Set by ``require``/``protect``, or by :class:`~stepup_mfa.wsgi.StepUpWSGIMiddleware` when the
+    app is wrapped in it.
+    """
+    principal: Principal | None = g.get(_G_KEY)
+    if principal is None:
+        principal = principal_in(request.environ)
+    return principal
+
+
+def _current_principal() -> Principal:
+    principal = get_principal()
+    if principal is None:
+        raise RuntimeError(
+            "no principal for this request: the route is anonymous or not protected by stepup-mfa"
+        )
+    return principal
+
+
+#: The current request's :class:`Principal`; raises ``RuntimeError`` when there is none.
+current_principal: Principal = cast(Principal, LocalProxy(_current_principal))
+
+
+class FlaskStepUp:
+    """The Flask extension. ``guard`` here is the default for every app it is initialised on."""
+
+    def __init__(self, guard: Guard | None = None, app: Flask | None = None) -> None:
+        if guard is not None and not isinstance(guard, Guard):
+            raise ConfigurationError(f"FlaskStepUp(guard): expected a Guard, got {guard!r}")
+        self.guard = guard
+        #: Each view ``require`` wrapped, and its protected form: if the unprotected one is what
+        #: an app routes to, the decorators were written in the wrong order.
+        self._protected: weakref.WeakKeyDictionary[Callable[..., Any], Callable[..., Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._apps: weakref.WeakSet[Flask] = weakref.WeakSet()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, guard: Guard | None = None) -> None:
+        """Attach a Guard to ``app`` (``guard`` or the one given to the constructor)."""
+        chosen = guard or self.guard
+        if chosen is None:
+            raise ConfigurationError("FlaskStepUp needs a Guard: FlaskStepUp(guard) or init_app")
+        if not isinstance(chosen, Guard):
+            raise ConfigurationError(f"init_app(app, guard): expected a Guard, got {chosen!r}")
+        app.extensions[EXTENSION_KEY] = chosen
+        self._apps.add(app)
+        self._check_order(app)
+
+        def stepup_mfa_check_decorators() -> None:
+            if not app.extensions.get(_CHECKED_KEY):
+                self._check_order(app)  # blueprints register their views late
+                app.extensions[_CHECKED_KEY] = True
+
+        app.before_request_funcs.setdefault(None, []).insert(0, stepup_mfa_check_decorators)
+
+    def _guard(self) -> Guard:
+        guard: Guard | None = current_app.extensions.get(EXTENSION_KEY) or self.guard
+        if guard is None:
+            raise ConfigurationError("stepup-mfa is not initialised on this app (init_app)")
+        return guard
+
+    def _check_order(self, app: Flask) -> None:
+        """Raise if ``app`` routes to a view whose protected form exists but is not routed."""
+        for endpoint, view in app.view_functions.items():
+            if view in self._protected:
+                raise ConfigurationError(
+                    f"endpoint {endpoint!r} is registered without its @stepup.require check: "
+                    "the decorators are in the wrong order. Write @app.get(...) above "
+                    "@stepup.require(policy), so the route is registered with the protected view"
+                )
+
+    def require(self, policy: Policy) -> Callable[[F], F]:
+        """Refuse calls to the decorated view unless the request satisfies ``policy``."""
+        if not isinstance(policy, Policy):
+            shown = getattr(policy, "__name__", None) or type(policy).__name__
+            raise ConfigurationError(
+                f"@stepup.require takes a Policy, got {shown!r}: write @stepup.require(policy)"
+            )
+
+        def decorate(view: F) -> F:
+            if inspect.iscoroutinefunction(view):
+
+                @functools.wraps(view)
+                async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+                    guard = self._guard()
+                    _admit(guard, guard.check(_request_view(guard), policy))
+                    return await view(*args, **kwargs)
+
+                protected: Callable[..., Any] = guarded_async
+            else:
+
+                @functools.wraps(view)
+                def guarded(*args: Any, **kwargs: Any) -> Any:
+                    guard = self._guard()
+                    _admit(guard, guard.check(_request_view(guard), policy))
+                    return view(*args, **kwargs)
+
+                protected = guarded
+            self._protected[view] = protected
+            for app in list(self._apps):
+                self._check_order(app)
+            return cast(F, protected)
+
+        return decorate
+
+    def protect(self, blueprint: Blueprint, policy: Policy) -> None:
+        """Check every request to ``blueprint``'s views against ``policy`` (before ``require``).
+
+        CORS preflight requests pass, as in the middlewares: they carry no credentials by design.
+        """
+        if not isinstance(policy, Policy):
+            raise ConfigurationError(f"protect(blueprint, policy): got {type(policy).__name__}")
+
+        def stepup_mfa_protect() -> None:
+            headers = request.headers
+            if is_preflight(
+                request.method, "Origin" in headers, "Access-Control-Request-Method" in headers
+            ):
+                return
+            guard = self._guard()
+            _admit(guard, guard.check(_request_view(guard), policy))
+
+        blueprint.before_request(stepup_mfa_protect)
+
+
+def _request_view(guard: Guard) -> RequestView:
+    body: bytes | None = None
+    if guard.token_methods.body and body_may_carry_token(request.method, request.content_type):
+        limit = guard.token_methods.max_body_length
+        if (request.content_length or 0) > limit:
+            _admit(guard, refuse(guard, RequestTooLarge()))
+        body = request.get_data(cache=True)
+        if len(body) > limit:
+            _admit(guard, refuse(guard, RequestTooLarge()))
+    return wsgi_view(request.environ, request.path, body)
+
+
+def _admit(guard: Guard, decision: Decision) -> None:
+    """Record the principal, or raise the refusal the Guard shaped."""
+    if decision.allowed:
+        setattr(g, _G_KEY, decision.principal)
+        return
+    denial = refusal_for(guard, decision, request.headers.get("Accept"), request.method)
+    raise _BY_STATUS.get(denial.status, StepUpDenied)(decision, denial)

@@ -1,0 +1,256 @@
+"""The WSGI middleware with a route table (Flask, any werkzeug app, any WSGI app).
+
+::
+
+    app.wsgi_app = StepUpWSGIMiddleware(app.wsgi_app, guard=guard, routes=table)
+
+Which policy a request meets (architecture rule 10, BIND-2, BIND-3):
+
+- For a **Flask** app (``app.wsgi_app``, or the app itself) the middleware asks Flask's own URL
+  adapter which rule the request reaches, as Flask will when it dispatches (``strict_slashes``
+  redirects, host and subdomain matching, ``//`` joined and ``%2F`` decoded by werkzeug all
+  included), and looks that rule up in the table. Pass ``url_map=`` for a plain werkzeug app.
+  Every table entry must name a rule of the app: checked on the first request, before it is
+  dispatched, naming the entry at fault.
+- Around **any other WSGI app**, a path that a router could read differently is refused with
+  ``400 invalid_request`` before the table is consulted (:mod:`stepup_mfa._core.paths`).
+
+Every request is checked with ``guard.check`` (WSGI is blocking). A refused request gets
+``guard.denial(...)`` (no body for ``HEAD``) and never reaches the app; an admitted one carries
+its principal in ``environ["stepup_mfa.principal"]``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.routing import Map, MapAdapter, RequestRedirect
+from werkzeug.wsgi import get_input_stream
+
+from .._core.credentials import body_may_carry_token
+from .._core.errors import ConfigurationError, InvalidRequest, RequestTooLarge, StepUpError
+from .._core.policy import Policy
+from .._core.principal import Principal
+from .._guard import Denial, Guard
+from ..routes import RouteTable, ServedMethods, template_key
+from ._edge import (
+    PRINCIPAL_KEY,
+    is_preflight,
+    non_canonical,
+    principal_in,
+    raw_policy,
+    refusal_for,
+    refuse,
+    wsgi_view,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["PRINCIPAL_KEY", "StepUpWSGIMiddleware", "principal_from_environ"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Routing:
+    """The app's URL map, and how to get the adapter the app routes a given request with."""
+
+    url_map: Map
+    adapter_for: Callable[[WSGIEnvironment], MapAdapter]
+
+
+#: (environ, method, is-a-CORS-preflight) -> the policy, ``None``: refuse as non-canonical.
+PolicyOf = Callable[["WSGIEnvironment", str, bool], Policy | None]
+
+INCOMPLETE_BODY = "The request body is incomplete"
+
+
+def principal_from_environ(environ: WSGIEnvironment) -> Principal | None:
+    """The principal the middleware admitted this request with, if any."""
+    return principal_in(environ)
+
+
+def environ_path(environ: WSGIEnvironment) -> str:
+    """``PATH_INFO`` as text. PEP 3333 hands it over as latin-1-decoded bytes; routers (werkzeug,
+    Starlette) match on the UTF-8 reading, so the route table does too."""
+    path: str = environ.get("PATH_INFO") or "/"
+    if not path.isascii():
+        path = path.encode("latin-1").decode("utf-8", "replace")
+    return path
+
+
+def raw_request_path(environ: WSGIEnvironment) -> str | None:
+    """The request target's path as received, when the server reports it (gunicorn and the
+    werkzeug server: ``RAW_URI``; waitress and others: ``REQUEST_URI``)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not isinstance(raw, str):
+        return None
+    if not raw.startswith("/") and "://" in raw:  # absolute-form: keep the path only
+        raw = "/" + raw.partition("://")[2].partition("/")[2]
+    return raw
+
+
+def form_body(guard: Guard, environ: WSGIEnvironment) -> bytes | None:
+    """The urlencoded body when the form-body token method is on (RFC 6750 §2.2), else ``None``.
+
+    The body is read once, at most ``token_methods.max_body_length`` bytes (past that:
+    :class:`~stepup_mfa.RequestTooLarge`), and put back as a fresh stream so the app can read it.
+    A body shorter than its ``Content-Length`` (the client left) is an
+    :class:`~stepup_mfa.InvalidRequest`, never judged as if it were complete.
+    """
+    methods = guard.token_methods
+    if not methods.body or not body_may_carry_token(
+        environ.get("REQUEST_METHOD", "GET"), environ.get("CONTENT_TYPE")
+    ):
+        return None
+    limit = methods.max_body_length
+    declared = environ.get("CONTENT_LENGTH")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge()
+    try:
+        body = get_input_stream(environ, max_content_length=limit).read(limit + 1)
+    except ClientDisconnected:
+        raise InvalidRequest(INCOMPLETE_BODY) from None
+    except HTTPException:  # werkzeug's RequestEntityTooLarge for a streamed body
+        raise RequestTooLarge() from None
+    if len(body) > limit:
+        raise RequestTooLarge()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("wsgi.input_terminated", None)
+    return body
+
+
+def start_denial(denial: Denial, start_response: StartResponse) -> list[bytes]:
+    """Send the Guard's refusal through ``start_response``; the body as the WSGI iterable."""
+    status = f"{denial.status} {HTTPStatus(denial.status).phrase}"
+    headers = [*denial.headers, ("Content-Length", str(len(denial.body)))]
+    start_response(status, headers)
+    return [denial.body] if denial.body else []
+
+
+class StepUpWSGIMiddleware:
+    """Checks every request against a :class:`RouteTable` before the wrapped app sees it.
+
+    ``routes`` is a :class:`RouteTable` or the path of a TOML file. ``url_map`` is the werkzeug
+    ``Map`` to route with when ``app`` is not a Flask app (or its ``wsgi_app``).
+    """
+
+    __slots__ = ("_lock", "_policy_of", "_routing", "app", "guard", "routes")
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        guard: Guard,
+        routes: RouteTable | str | os.PathLike[str],
+        url_map: Map | None = None,
+    ) -> None:
+        if not isinstance(guard, Guard):
+            raise ConfigurationError(f"StepUpWSGIMiddleware: guard must be a Guard, got {guard!r}")
+        if isinstance(routes, str | os.PathLike):
+            routes = RouteTable.from_toml(routes)
+        if not isinstance(routes, RouteTable):
+            raise ConfigurationError(
+                f"StepUpWSGIMiddleware: routes must be a RouteTable or a TOML path, got {routes!r}"
+            )
+        self.app = app
+        self.guard = guard
+        self.routes = routes
+        self._routing = _routing_of(app, url_map)
+        self._policy_of: PolicyOf | None = None
+        self._lock = threading.Lock()
+
+    def _bind(self) -> PolicyOf:
+        """Decide once how requests find their policy, and check the table against the app."""
+        with self._lock:
+            if self._policy_of is not None:
+                return self._policy_of
+            table = self.routes
+            routing = self._routing
+            if routing is None:
+                table.check_raw()
+
+                def policy_of(environ: WSGIEnvironment, method: str, pre: bool) -> Policy | None:
+                    path = environ_path(environ)
+                    return raw_policy(table, method, path, raw_request_path(environ), pre)
+
+            else:
+                binding = table.bind(_served(routing.url_map))
+
+                def policy_of(environ: WSGIEnvironment, method: str, pre: bool) -> Policy | None:
+                    return binding.policy(method, _rule_of(routing, environ), preflight=pre)
+
+            self._policy_of = policy_of
+            return policy_of
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        policy_of = self._policy_of or self._bind()
+        method = environ.get("REQUEST_METHOD", "GET")
+        preflight = is_preflight(
+            method, "HTTP_ORIGIN" in environ, "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+        )
+        guard = self.guard
+        policy = policy_of(environ, method, preflight)
+        if policy is None:
+            decision = non_canonical(guard)
+        else:
+            try:
+                view = wsgi_view(environ, environ_path(environ), form_body(guard, environ))
+            except StepUpError as error:
+                decision = refuse(guard, error)
+            else:
+                decision = guard.check(view, policy)
+        if not decision.allowed:
+            denial = refusal_for(guard, decision, environ.get("HTTP_ACCEPT"), method)
+            return start_denial(denial, start_response)
+        environ[PRINCIPAL_KEY] = decision.principal
+        return self.app(environ, start_response)
+
+
+def _routing_of(app: Any, url_map: Map | None) -> _Routing | None:
+    """How the app routes: Flask's own URL adapter, a given werkzeug map's, or unknown."""
+    if url_map is not None:
+        if not isinstance(url_map, Map):
+            raise ConfigurationError("url_map must be a werkzeug.routing.Map")
+        return _Routing(url_map, url_map.bind_to_environ)
+    flask_app = getattr(app, "__self__", app)  # app.wsgi_app is a bound method of the Flask app
+    if not (hasattr(flask_app, "create_url_adapter") and hasattr(flask_app, "request_class")):
+        return None
+    request_class = flask_app.request_class
+    create_url_adapter = flask_app.create_url_adapter
+
+    def flask_adapter(environ: WSGIEnvironment) -> MapAdapter:
+        # Exactly what Flask's RequestContext does before it dispatches: same host checks,
+        # subdomain and SERVER_NAME handling, same map.
+        adapter: MapAdapter = create_url_adapter(request_class(environ))
+        return adapter
+
+    return _Routing(flask_app.url_map, flask_adapter)
+
+
+def _rule_of(routing: _Routing, environ: WSGIEnvironment) -> str | None:
+    """The rule the app dispatches ``environ`` to; ``None`` when none runs (404, 405, redirect,
+    an untrusted host)."""
+    try:
+        rule, _ = routing.adapter_for(environ).match(return_rule=True)
+    except (RequestRedirect, HTTPException):
+        return None
+    return rule.rule
+
+
+def _served(url_map: Map) -> dict[str, ServedMethods]:
+    """Every rule template of the map (by :func:`template_key`) and the methods it answers."""
+    served: dict[str, ServedMethods] = {}
+    for rule in url_map.iter_rules():
+        key = template_key(rule.rule)
+        methods = frozenset(rule.methods) if rule.methods else None
+        known = served.get(key, frozenset())
+        served[key] = None if known is None or methods is None else known | methods
+    return served

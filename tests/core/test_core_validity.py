@@ -54,7 +54,8 @@ def principal(**dates: float) -> Principal:
         pytest.param({"auth_time": NOW + 60}, True, None, id="OIDC-4-auth_time-within-leeway"),
         pytest.param({"auth_time": NOW + 61}, True, FUTURE_AUTH_TIME, id="S5-auth_time-future"),
         pytest.param({"auth_time": NOW + 61}, False, FUTURE_AUTH_TIME, id="S5-introspection"),
-        pytest.param({"auth_time": -MAX_NUMERIC_DATE - 1}, True, FUTURE_AUTH_TIME, id="T2-neg"),
+        pytest.param({"auth_time": -MAX_NUMERIC_DATE - 1}, True, MALFORMED, id="T2-year-minus"),
+        pytest.param({"not_before": -1e300}, True, MALFORMED, id="T2-nbf-overflow"),
     ],
 )
 def test_R7519_2_check_times_is_one_table_for_every_verifier(

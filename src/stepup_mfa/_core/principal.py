@@ -20,6 +20,7 @@ from .errors import InvalidToken
 TokenKind = Literal["jwt", "introspection"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_DATES = ("exp", "nbf", "iat", "auth_time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,11 @@ class Principal:
         cnf = get("cnf")
         if cnf is not None and not isinstance(cnf, Mapping):
             raise InvalidToken("Malformed access token")
+        # A NumericDate that is present is a number: "nbf": null is not a missing nbf (R7519-5;
+        # joserfc agrees, found by the differential tests).
+        for name in _DATES:
+            if name in claims and claims[name] is None:
+                raise InvalidToken("Malformed access token")
         return cls(
             subject=_optional_string(get("sub")),
             client_id=_optional_string(get("client_id")),

@@ -47,25 +47,24 @@ def check_times(
     ``leeway`` forgives clock skew on ``nbf``, ``iat`` and ``auth_time``, and on ``exp`` when
     ``stretch_exp`` (JWTs; introspection answers pass False, see the module docstring).
     """
-    latest = now + leeway
-    expires_at = principal.expires_at
-    if expires_at is not None:
-        if not -MAX_NUMERIC_DATE <= expires_at <= MAX_NUMERIC_DATE:
+    # R7519-5, T2: every NumericDate within years 0-9999; beyond is malformed, whatever the date.
+    dates = (principal.expires_at, principal.not_before, principal.issued_at, principal.auth_time)
+    for date in dates:
+        if date is not None and not -MAX_NUMERIC_DATE <= date <= MAX_NUMERIC_DATE:
             raise InvalidToken(MALFORMED)
-        # R9068-7, R7519-2, T1: reject at or after exp (+ leeway).
-        if now >= expires_at + (leeway if stretch_exp else 0.0):
-            raise InvalidToken(EXPIRED)
+    expires_at, not_before, issued_at, auth_time = dates
+    latest = now + leeway
+    # R9068-7, R7519-2, T1: reject at or after exp (+ leeway).
+    if expires_at is not None and now >= expires_at + (leeway if stretch_exp else 0.0):
+        raise InvalidToken(EXPIRED)
     # R7519-2, T3.
-    not_before = principal.not_before
-    if not_before is not None and not -MAX_NUMERIC_DATE <= not_before <= latest:
+    if not_before is not None and not_before > latest:
         raise InvalidToken(NOT_YET_VALID)
     # T4 (library policy): not issued in the future.
-    issued_at = principal.issued_at
-    if issued_at is not None and not -MAX_NUMERIC_DATE <= issued_at <= latest:
+    if issued_at is not None and issued_at > latest:
         raise InvalidToken(ISSUED_IN_FUTURE)
     # OIDC-4, S5: nobody authenticates in the future.
-    auth_time = principal.auth_time
-    if auth_time is not None and not -MAX_NUMERIC_DATE <= auth_time <= latest:
+    if auth_time is not None and auth_time > latest:
         raise InvalidToken(FUTURE_AUTH_TIME)
 
 

@@ -77,6 +77,9 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = tuple(sorted(RSA_ALGORITHMS | EC_ALGORITHM
 DEFAULT_REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
 _ACCESS_TOKEN_TYP = "at+jwt"
+_ABSENT: Any = object()
+#: Header members that refuse a token: extensions (crit, b64) and JWE compression (zip).
+_REFUSED_HEADER_MEMBERS = frozenset({"crit", "b64", "zip"})
 _PLAIN_JWT_TYP = "jwt"
 _MAX_KID_LENGTH = 1024
 _MAX_CHECKED_HEADERS = 256
@@ -447,11 +450,17 @@ class JWTVerifier:
         if type(alg) is not str or alg not in self._algorithms:
             raise InvalidToken("The access token algorithm is not allowed")
         # R7515-3, H1, H2: no extension is understood, so any crit (even empty) rejects.
-        if "crit" in header:
+        # RFC 7797 §6: b64 is only legal inside crit, and §7: a JWT never uses it. zip is a JWE
+        # member (RFC 7516 §4.1.3, H4: compression bombs). Ignoring either, as we would an unknown
+        # member, would read the payload differently from a library that honours it; joserfc
+        # refuses both, so do we (found by the differential tests, test_differential.py).
+        if not _REFUSED_HEADER_MEMBERS.isdisjoint(header):
             raise InvalidToken("The access token uses unsupported header extensions")
         # R9068-1, R7515-8, R8725-14, H3, C1, C2: explicit typing keeps other JWTs out.
-        typ = header.get("typ")
-        if typ is None:
+        # A member that is present must have its type: "typ": null is not a missing typ.
+        typ = header.get("typ", _ABSENT)
+        if typ is _ABSENT:
+            typ = None
             if not self._accept_jwt_typ:
                 raise InvalidToken("The access token type is wrong")
         elif type(typ) is not str:
@@ -463,12 +472,15 @@ class JWTVerifier:
             ):
                 raise InvalidToken("The access token type is wrong")
         # R8725-5, H4: a nested JWT would need its inner layer verified too; refused.
-        cty = header.get("cty")
-        if cty is not None and (type(cty) is not str or _media_type(cty) == _PLAIN_JWT_TYP):
+        cty = header.get("cty", _ABSENT)
+        if cty is not _ABSENT and (type(cty) is not str or _media_type(cty) == _PLAIN_JWT_TYP):
             raise InvalidToken("Nested access tokens are not accepted")
         # R8725-12, K3: kid is attacker input, used only as a dictionary key, bounded.
-        kid = header.get("kid")
-        if kid is not None and (type(kid) is not str or len(kid) > _MAX_KID_LENGTH):
+        # "kid": null is not a missing kid (RFC 7515 §4.1.4: a string; joserfc agrees).
+        kid = header.get("kid", _ABSENT)
+        if kid is _ABSENT:
+            kid = None
+        elif type(kid) is not str or len(kid) > _MAX_KID_LENGTH:
             raise InvalidToken("The access token signing key is unknown")
         return alg, kid, typ is not None and _media_type(typ) == _ACCESS_TOKEN_TYP
 

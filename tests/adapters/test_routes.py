@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stepup_mfa import ANONYMOUS, AUTHENTICATED, ConfigurationError, Policy
-from stepup_mfa.routes import Route, RouteTable
+from stepup_mfa.routes import Route, RouteTable, template_key
 
 MFA = Policy(acr_values="urn:example:acr:mfa", max_age=60, name="mfa")
 ADMIN = Policy(scopes="admin", name="admin")
@@ -218,3 +218,46 @@ def test_the_documented_toml_example_loads() -> None:
         "mfa-60s",
         "cats-write",
     )
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("/users/{id}/", "/users/<id>/"),
+        ("/users/{id:str}/", "/users/<string:name>/"),
+        ("/users/{id:int}/", "/users/<int:user_id>/"),
+        ("/files/{rest:path}", "/files/<path:rest>"),
+    ],
+)
+def test_bind_5_both_template_syntaxes_spell_one_key(one: str, other: str) -> None:
+    assert template_key(one) == template_key(other)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("/users/{id}/", "/users/{id:int}/"), ("/files/{rest}", "/files/{rest:path}")],
+)
+def test_bind_5_convertors_tell_templates_apart(one: str, other: str) -> None:
+    assert template_key(one) != template_key(other)
+
+
+def test_bind_5_binding_refuses_an_entry_no_route_has() -> None:
+    with pytest.raises(ConfigurationError, match=r"route 0 \(GET /catz/\): no route"):
+        RouteTable([Route("GET", "/catz/", MFA)]).bind({"/cats/": frozenset({"GET"})})
+
+
+def test_bind_5_binding_refuses_a_method_the_route_does_not_answer() -> None:
+    with pytest.raises(ConfigurationError, match="does not answer DELETE"):
+        RouteTable([Route("DELETE", "/cats/", MFA)]).bind({"/cats/": frozenset({"GET"})})
+
+
+def test_bind_1_a_bound_table_gives_the_dispatched_route_its_entry() -> None:
+    binding = TABLE.bind(
+        {template_key(r.path): None for r in TABLE.routes} | {"/users/{:int}/": None}
+    )
+    assert (binding.policy("GET", "/cats/"), binding.policy("GET", None)) == (MFA, AUTHENTICATED)
+
+
+def test_raw_tables_refuse_convertors_they_cannot_match() -> None:
+    with pytest.raises(ConfigurationError, match="route-aware"):
+        RouteTable([Route("GET", "/a/<string(length=2):code>", MFA)]).check_raw()

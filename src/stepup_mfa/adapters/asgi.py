@@ -141,7 +141,9 @@ def admit(scope: Scope, decision: Decision) -> None:
 
 async def send_denial(send: Send, denial: Denial) -> None:
     """Send the Guard's refusal as an ASGI response, byte for byte what the Guard shaped."""
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in denial.headers]
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in denial.headers
+    ]
     headers.append((b"content-length", str(len(denial.body)).encode("latin-1")))
     await send({"type": "http.response.start", "status": denial.status, "headers": headers})
     await send({"type": "http.response.body", "body": denial.body})

@@ -113,14 +113,20 @@ def form_body(guard: Guard, environ: WSGIEnvironment) -> bytes | None:
     declared = environ.get("CONTENT_LENGTH")
     if declared and declared.isdigit() and int(declared) > limit:
         raise RequestTooLarge()
+    stream = get_input_stream(environ, max_content_length=limit)
+    chunks: list[bytes] = []
+    size = 0
     try:
-        body = get_input_stream(environ, max_content_length=limit).read(limit + 1)
-    except ClientDisconnected:
+        while chunk := stream.read(limit + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLarge()
+    except ClientDisconnected:  # werkzeug: the stream ended before its Content-Length
         raise InvalidRequest(INCOMPLETE_BODY) from None
     except HTTPException:  # werkzeug's RequestEntityTooLarge for a streamed body
         raise RequestTooLarge() from None
-    if len(body) > limit:
-        raise RequestTooLarge()
+    body = b"".join(chunks)
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     environ.pop("wsgi.input_terminated", None)

@@ -8,6 +8,7 @@ An adapter turns its framework's request into a :class:`~stepup_mfa.RequestView`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,21 @@ def refusal_for(guard: Guard, decision: Decision, accept: str | None, method: st
     if method == "HEAD" and denial.body:
         return Denial(denial.status, denial.headers, b"")
     return denial
+
+
+def middleware_arguments(
+    guard: object, routes: RouteTable | str | os.PathLike[str], where: str
+) -> tuple[Guard, RouteTable]:
+    """A middleware's Guard and route table, checked at construction; a TOML path is loaded."""
+    if not isinstance(guard, Guard):
+        raise ConfigurationError(f"{where}: guard must be a Guard, got {guard!r}")
+    if isinstance(routes, str | os.PathLike):
+        routes = RouteTable.from_toml(routes)
+    if not isinstance(routes, RouteTable):
+        raise ConfigurationError(
+            f"{where}: routes must be a RouteTable or a TOML path, got {routes!r}"
+        )
+    return guard, routes
 
 
 def checked_guard_and_policy(guard: object, policy: object, where: str) -> tuple[Guard, Policy]:

@@ -41,6 +41,7 @@ from ._edge import (
     PRINCIPAL_KEY,
     asgi_view,
     is_preflight,
+    middleware_arguments,
     non_canonical,
     principal_in,
     raw_policy,
@@ -207,14 +208,7 @@ class StepUpMiddleware:
         routes: RouteTable | str | os.PathLike[str],
         router: Any = None,
     ) -> None:
-        if not isinstance(guard, Guard):
-            raise ConfigurationError(f"StepUpMiddleware: guard must be a Guard, got {guard!r}")
-        if isinstance(routes, str | os.PathLike):
-            routes = RouteTable.from_toml(routes)
-        if not isinstance(routes, RouteTable):
-            raise ConfigurationError(
-                f"StepUpMiddleware: routes must be a RouteTable or a TOML path, got {routes!r}"
-            )
+        guard, routes = middleware_arguments(guard, routes, "StepUpMiddleware")
         self.app = app
         self.guard = guard
         self.routes = routes

@@ -43,6 +43,7 @@ from ..routes import RouteTable, ServedMethods, template_key
 from ._edge import (
     PRINCIPAL_KEY,
     is_preflight,
+    middleware_arguments,
     non_canonical,
     principal_in,
     raw_policy,
@@ -158,14 +159,7 @@ class StepUpWSGIMiddleware:
         routes: RouteTable | str | os.PathLike[str],
         url_map: Map | None = None,
     ) -> None:
-        if not isinstance(guard, Guard):
-            raise ConfigurationError(f"StepUpWSGIMiddleware: guard must be a Guard, got {guard!r}")
-        if isinstance(routes, str | os.PathLike):
-            routes = RouteTable.from_toml(routes)
-        if not isinstance(routes, RouteTable):
-            raise ConfigurationError(
-                f"StepUpWSGIMiddleware: routes must be a RouteTable or a TOML path, got {routes!r}"
-            )
+        guard, routes = middleware_arguments(guard, routes, "StepUpWSGIMiddleware")
         self.app = app
         self.guard = guard
         self.routes = routes

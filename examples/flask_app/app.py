@@ -16,9 +16,19 @@ from flask import Flask
 from stepup_mfa import AUTHENTICATED, Guard, StepUpSettings
 from stepup_mfa.integrations.flask import FlaskStepUp, current_principal
 
+# Development defaults, visible on purpose: with a STEPUP_* variable unset, the app trusts the
+# development authorization server (``stepup-mfa dev-idp``) on its default port. The library has
+# no default issuer or audience; a deployment sets STEPUP_ISSUER and STEPUP_AUDIENCE (or drops
+# this mapping, so that a forgotten variable stops the app at start-up).
+DEVELOPMENT_DEFAULTS = {
+    "STEPUP_ISSUER": "http://127.0.0.1:9400",
+    "STEPUP_AUDIENCE": "https://api.example.com",
+    "STEPUP_MFA_ACR": "urn:stepup-mfa:acr:mfa",
+}
+
 
 def create_app(settings: StepUpSettings | None = None) -> Flask:
-    settings = settings or StepUpSettings.from_env()
+    settings = settings or StepUpSettings.from_env(defaults=DEVELOPMENT_DEFAULTS)
     mfa = settings.mfa_policy(name="mfa-recent")
     stepup = FlaskStepUp(Guard(settings.verifier(), realm="catsdogs"))
     app = Flask(__name__)

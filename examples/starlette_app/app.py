@@ -27,6 +27,16 @@ from stepup_mfa.routes import RouteTable
 
 POLICY_FILE = Path(__file__).with_name("policies.toml")
 
+# Development defaults, visible on purpose: with a STEPUP_* variable unset, the app trusts the
+# development authorization server (``stepup-mfa dev-idp``) on its default port. The library has
+# no default issuer or audience; a deployment sets STEPUP_ISSUER and STEPUP_AUDIENCE (or drops
+# this mapping, so that a forgotten variable stops the app at start-up).
+DEVELOPMENT_DEFAULTS = {
+    "STEPUP_ISSUER": "http://127.0.0.1:9400",
+    "STEPUP_AUDIENCE": "https://api.example.com",
+    "STEPUP_MFA_ACR": "urn:stepup-mfa:acr:mfa",
+}
+
 
 async def index(request: Request) -> JSONResponse:
     return JSONResponse({"message": "Hello, anonymous visitor"})
@@ -41,7 +51,7 @@ async def cats(request: Request) -> JSONResponse:
 
 
 def create_app(settings: StepUpSettings | None = None) -> Starlette:
-    settings = settings or StepUpSettings.from_env()
+    settings = settings or StepUpSettings.from_env(defaults=DEVELOPMENT_DEFAULTS)
     routes = RouteTable.from_toml(
         POLICY_FILE, policies={"mfa-recent": settings.mfa_policy(name="mfa-recent")}
     )

@@ -3,15 +3,23 @@
 The variable names are a documented interface (the examples and ``stepup-mfa demo`` use them):
 
 =====================================  ==========================================================
-``STEPUP_ISSUER``                      the trusted issuer; its metadata is discovered (RFC 8414)
-``STEPUP_AUDIENCE``                    this API's audience / resource identifier
+``STEPUP_ISSUER``                      required: the trusted issuer; its metadata is discovered
+                                       (RFC 8414)
+``STEPUP_AUDIENCE``                    required: this API's audience / resource identifier
 ``STEPUP_TOKEN_MODE``                  ``jwt`` (JWKS, the default) or ``introspection``
 ``STEPUP_INTROSPECTION_CLIENT_ID``     the API's client id at the introspection endpoint
 ``STEPUP_INTROSPECTION_CLIENT_SECRET`` and its secret (``client_secret_basic``)
 ``STEPUP_MFA_ACR``                     the acr value that means MFA at this issuer
 ``STEPUP_MFA_MAX_AGE``                 the freshness window of MFA routes, seconds (default 60)
 ``STEPUP_ALLOW_INSECURE_HTTP``         ``1`` to trust an ``http://`` issuer (development only)
+``STEPUP_ACCEPT_JWT_TYP``              ``1`` to accept JWT access tokens typed ``JWT`` (or untyped)
+                                       as well as ``at+jwt`` (RFC 9068 §4)
 =====================================  ==========================================================
+
+There is no default issuer or audience: trusting whatever answers on a development port because a
+variable was forgotten is a security hole, so an unset ``STEPUP_ISSUER`` or ``STEPUP_AUDIENCE`` is
+a :class:`~stepup_mfa.ConfigurationError` naming it. A development setup passes its defaults
+visibly, ``StepUpSettings.from_env(defaults={"STEPUP_ISSUER": ...})`` (the examples do).
 """
 
 from __future__ import annotations
@@ -25,34 +33,53 @@ from ._core.errors import ConfigurationError
 from ._core.policy import Policy
 from ._verify.base import TokenVerifier
 
-DEV_ISSUER = "http://127.0.0.1:9400"
-DEV_AUDIENCE = "https://api.example.com"
 DEV_MFA_ACR = "urn:stepup-mfa:acr:mfa"
 
 TokenMode = Literal["jwt", "introspection"]
+
+_TRUE = frozenset({"1", "true", "yes"})
+_FALSE = frozenset({"", "0", "false", "no"})
+_REQUIRED = {
+    "STEPUP_ISSUER": "set it to the issuer this API trusts",
+    "STEPUP_AUDIENCE": "set it to this API's audience (resource identifier)",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class StepUpSettings:
     """Where tokens come from and what "MFA" means at that issuer.
 
-    The defaults point at the development authorization server (``stepup-mfa dev-idp``) on its
-    default port, so an example runs with no configuration at all.
+    ``issuer`` and ``audience`` have no default: they say whom the API trusts.
     """
 
-    issuer: str = DEV_ISSUER
-    audience: str = DEV_AUDIENCE
+    issuer: str
+    audience: str
     token_mode: TokenMode = "jwt"
     introspection_client_id: str | None = None
     introspection_client_secret: str | None = None
     mfa_acr: str = DEV_MFA_ACR
     mfa_max_age: int = 60
     allow_insecure_http: bool = False
+    accept_jwt_typ: bool = False
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> StepUpSettings:
-        """Read the ``STEPUP_*`` variables; a malformed value is a :class:`ConfigurationError`."""
-        env = os.environ if env is None else env
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, defaults: Mapping[str, str] | None = None
+    ) -> StepUpSettings:
+        """Read the ``STEPUP_*`` variables from ``env`` (default ``os.environ``).
+
+        ``defaults`` fills the variables that ``env`` leaves unset or empty; a development setup
+        passes its issuer and audience there, in plain sight. An unset ``STEPUP_ISSUER`` or
+        ``STEPUP_AUDIENCE``, or a malformed value, is a :class:`ConfigurationError` naming the
+        variable.
+        """
+        values = {name: value for name, value in (defaults or {}).items() if value.strip()}
+        source = os.environ if env is None else env
+        values.update((name, value) for name, value in source.items() if value.strip())
+        env = values
+        for name, meaning in _REQUIRED.items():
+            if name not in env:
+                raise ConfigurationError(f"{name} is not set: {meaning} (there is no default)")
         mode = env.get("STEPUP_TOKEN_MODE", "jwt").strip().lower()
         if mode not in ("jwt", "introspection"):
             raise ConfigurationError("STEPUP_TOKEN_MODE must be 'jwt' or 'introspection'")
@@ -60,15 +87,15 @@ class StepUpSettings:
         if not max_age_text.isdigit():
             raise ConfigurationError("STEPUP_MFA_MAX_AGE must be a whole number of seconds")
         return cls(
-            issuer=env.get("STEPUP_ISSUER", DEV_ISSUER),
-            audience=env.get("STEPUP_AUDIENCE", DEV_AUDIENCE),
+            issuer=env["STEPUP_ISSUER"].strip(),
+            audience=env["STEPUP_AUDIENCE"].strip(),
             token_mode="jwt" if mode == "jwt" else "introspection",
             introspection_client_id=env.get("STEPUP_INTROSPECTION_CLIENT_ID"),
             introspection_client_secret=env.get("STEPUP_INTROSPECTION_CLIENT_SECRET"),
             mfa_acr=env.get("STEPUP_MFA_ACR", DEV_MFA_ACR),
             mfa_max_age=int(max_age_text),
-            allow_insecure_http=env.get("STEPUP_ALLOW_INSECURE_HTTP", "").strip().lower()
-            in {"1", "true", "yes"},
+            allow_insecure_http=_flag(env, "STEPUP_ALLOW_INSECURE_HTTP"),
+            accept_jwt_typ=_flag(env, "STEPUP_ACCEPT_JWT_TYP"),
         )
 
     def verifier(self) -> TokenVerifier:
@@ -77,7 +104,10 @@ class StepUpSettings:
             from ._verify.jwt_verifier import JWTVerifier
 
             return JWTVerifier(
-                self.issuer, self.audience, allow_insecure_http=self.allow_insecure_http
+                self.issuer,
+                self.audience,
+                allow_insecure_http=self.allow_insecure_http,
+                accept_jwt_typ=self.accept_jwt_typ,
             )
         from ._verify.introspection import ClientSecretBasic, IntrospectionVerifier
 
@@ -98,3 +128,12 @@ class StepUpSettings:
     def mfa_policy(self, name: str = "mfa") -> Policy:
         """Authenticated, with the MFA acr value, within the last ``mfa_max_age`` seconds."""
         return Policy(acr_values=(self.mfa_acr,), max_age=self.mfa_max_age, name=name)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """``1``/``true``/``yes`` or ``0``/``false``/``no``/unset; anything else is an error, so a
+    switch spelt ``on`` is never silently off."""
+    value = env.get(name, "").strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ConfigurationError(f"{name} must be 1 or 0")
+    return value in _TRUE

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .credentials import B64TOKEN
 from .errors import MalformedHeader
 
 #: RFC 6750 §3: error and error_description use %x20-21 / %x23-5B / %x5D-7E.
@@ -23,7 +24,12 @@ _NOT_ALLOWED_IN_VALUE = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _TOKEN_RE = re.compile(_TOKEN)
-_TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: RFC 9110 §11.2 token68 has exactly RFC 6750's b64token grammar: one pattern, one home.
+_TOKEN68_RE = B64TOKEN
+#: An absolute URI whose characters can travel in a quoted-string unescaped (RFC 3986 §4.3;
+#: RFC 6750 §3 limits auth-param values to %x21 / %x23-5B / %x5D-7E). Policies use it for acr
+#: values, challenge settings for ``error_uri`` and ``resource_metadata``.
+ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[\x21\x23-\x5B\x5D-\x7E]+")
 _QDTEXT = r"[\t \x21\x23-\x5B\x5D-\x7E\x80-\xFF]"
 _QUOTED_PAIR = r"\\[\t \x21-\x7E\x80-\xFF]"
 _AUTH_PARAM_RE = re.compile(

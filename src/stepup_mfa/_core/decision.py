@@ -9,13 +9,12 @@ policy only, never from the user, so a challenge cannot single out privileged ac
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from .challenge import Challenge, params_of, render_www_authenticate, sanitize
+from .challenge import ABSOLUTE_URI, Challenge, params_of, render_www_authenticate, sanitize
 from .errors import (
     AuthError,
     ConfigurationError,
@@ -28,8 +27,6 @@ from .errors import (
 )
 from .policy import Policy
 from .principal import Principal
-
-_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[\x21\x23-\x5B\x5D-\x7E]+")
 
 DIFFERENT_LEVEL = "A different authentication level is required"
 MORE_RECENT = "More recent authentication is required"
@@ -56,7 +53,7 @@ class ChallengeSettings:
                 continue
             if not isinstance(value, str) or sanitize(value) != value:
                 raise ConfigurationError(f"{name} contains characters a challenge cannot carry")
-            if name != "realm" and (" " in value or not _ABSOLUTE_URI.fullmatch(value)):
+            if name != "realm" and (" " in value or not ABSOLUTE_URI.fullmatch(value)):
                 raise ConfigurationError(f"{name} must be an absolute URI (R6750-14)")
 
 

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from .challenge import ABSOLUTE_URI
 from .errors import ConfigurationError, PolicyWarning
 from .principal import Principal
 from .validity import seconds_option
@@ -21,7 +22,6 @@ _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
 #: An acr value travels space-separated inside a quoted-string and must survive being copied into
 #: an authorization request unchanged (OIDC-9): no space, quote, backslash or comma.
 _ACR_VALUE = re.compile(r"[\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]+")
-_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
 
 #: RFC 8176 §2 registered Authentication Method Reference values (R8176-1).
 REGISTERED_AMR = frozenset(
@@ -128,7 +128,7 @@ class Policy:
                 stacklevel=3,
             )
         for acr in self.acr_values:
-            if not _ABSOLUTE_URI.fullmatch(acr) and not acr.isdigit():
+            if not ABSOLUTE_URI.fullmatch(acr) and not acr.isdigit():
                 warnings.warn(
                     f"acr value {acr!r} is neither an absolute URI nor a registered name (OIDC §2)",
                     PolicyWarning,

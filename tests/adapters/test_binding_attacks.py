@@ -1201,3 +1201,136 @@ def test_bind9_uvicorn_client_leaving_mid_body_is_not_judged(
             received += chunk
     assert b"SECRET" not in received
     assert reached == []
+
+
+# -- BIND-1 / BIND-2 as a sweep: spelled paths straight into the app, no client normalising ----
+
+SWEEP_PIECES = (
+    *("/", "//", ".", "..", "%2F", "%2E", "%0A", "\n", "%00", "%20", ";", "\r", "%25"),
+    *("%5C", "\\", "\u0665", "\uff17", "7", "-7", "a", "b", "m", "f", "x", "y", "cats", "lax"),
+)
+
+
+def _sweep_targets(seed: int, count: int = 1500) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return sorted(
+        {
+            "/" + "".join(rng.choice(SWEEP_PIECES) for _ in range(rng.randint(1, 6)))
+            for _ in range(count)
+        }
+    )
+
+
+async def _fastapi_secret() -> str:
+    return "SECRET"
+
+
+def _sweep_fastapi_app(guard: Guard) -> FastAPI:
+    table = anonymous_default_table(
+        Route("GET", "/", ANONYMOUS),
+        Route("GET", "/a/cats/", MFA),
+        Route("GET", "/a/b/{x}/", MFA),
+        Route("GET", "/m/cats/", MFA),
+        Route("GET", "/m/{id:int}/", MFA),
+        Route("GET", "/f/{p:path}", MFA),
+        Route("GET", "/hh/", MFA),
+    )
+    app = FastAPI(middleware=[Middleware(StepUpMiddleware, guard=guard, routes=table)])
+    app.router.routes.append(SRoute("/", text("index")))
+    outer, inner = APIRouter(prefix="/a"), APIRouter(prefix="/b")
+    outer.add_api_route("/cats/", _fastapi_secret, response_class=PlainTextResponse)
+    inner.add_api_route("/{x}/", _fastapi_secret, response_class=PlainTextResponse)
+    outer.include_router(inner)
+    app.include_router(outer)
+    app.mount(
+        "/m",
+        Starlette(routes=[SRoute("/cats/", text("SECRET")), SRoute("/{id:int}/", text("SECRET"))]),
+    )
+    app.router.routes.append(SRoute("/f/{p:path}", text("SECRET")))
+    app.router.routes.append(Host("h.example", app=Router([SRoute("/hh/", text("SECRET"))])))
+    return app
+
+
+def test_bind1_sweep_no_spelling_reaches_an_mfa_handler_with_a_password_token(
+    guard: Guard, tokens: TokenFactory
+) -> None:
+    assert _fastapi_sweep(guard, tokens.password_token()) == []
+    assert _fastapi_sweep(guard, tokens.mfa_token())  # control: the sweep does reach them
+
+
+def _fastapi_sweep(guard: Guard, token: str) -> list[tuple[str, bytes, int]]:
+    from urllib.parse import unquote
+
+    app = _sweep_fastapi_app(guard)
+    opened: list[tuple[str, bytes, int]] = []
+
+    async def main() -> None:
+        for target in _sweep_targets(1):
+            for host in (b"testserver", b"h.example"):
+                scope = _http_scope(
+                    "GET", unquote(target), raw_path=target.encode("utf-8"), token=token
+                )
+                scope["headers"][0] = (b"host", host)
+                sent: list[Any] = []
+
+                async def receive() -> dict[str, Any]:
+                    return {"type": "http.request", "body": b""}
+
+                async def send(message: Any, sent: list[Any] = sent) -> None:
+                    sent.append(message)
+
+                await app(scope, receive, send)
+                body = b"".join(m.get("body", b"") for m in sent[1:])
+                if sent[0]["status"] >= 500 or b"SECRET" in body:
+                    opened.append((target, host, sent[0]["status"]))
+
+    anyio.run(main)
+    return opened
+
+
+def _sweep_flask_app(guard: Guard) -> flask.Flask:
+    app = flask.Flask(__name__)
+    blueprint = flask.Blueprint("a", __name__, url_prefix="/a")
+    blueprint.add_url_rule("/cats/", "cats", lambda: "SECRET")
+    blueprint.add_url_rule("/<any(x,y):k>/", "k", lambda k: "SECRET", strict_slashes=False)
+    app.register_blueprint(blueprint)
+    app.add_url_rule("/", "index", lambda: "index")
+    app.add_url_rule("/f/<path:p>", "f", lambda p: "SECRET")
+    app.add_url_rule("/u/<int:i>", "u", lambda i: "SECRET")
+    app.add_url_rule("/lax", "lax", lambda: "SECRET", strict_slashes=False)
+    table = anonymous_default_table(
+        Route("GET", "/", ANONYMOUS),
+        Route("GET", "/a/cats/", MFA),
+        Route("GET", "/a/<any(x,y):k>/", MFA),
+        Route("GET", "/f/<path:p>", MFA),
+        Route("GET", "/u/<int:i>", MFA),
+        Route("GET", "/lax", MFA),
+    )
+    app.wsgi_app = StepUpWSGIMiddleware(app.wsgi_app, guard=guard, routes=table)  # type: ignore[method-assign]
+    return app
+
+
+def test_bind2_sweep_no_spelling_reaches_an_mfa_view_with_a_password_token(
+    guard: Guard, tokens: TokenFactory
+) -> None:
+    assert _flask_sweep(guard, tokens.password_token()) == []
+    assert _flask_sweep(guard, tokens.mfa_token())  # control: the sweep does reach them
+
+
+def _flask_sweep(guard: Guard, token: str) -> list[tuple[str, str]]:
+    from urllib.parse import unquote
+
+    app = _sweep_flask_app(guard)
+    opened: list[tuple[str, str]] = []
+    for target in _sweep_targets(2):
+        environ = {
+            "PATH_INFO": unquote(target).encode("utf-8").decode("latin-1"),
+            "RAW_URI": target,
+            "REQUEST_URI": target,
+        }
+        response = WerkzeugClient(app).get(environ_overrides=environ, headers=auth(token))
+        if response.status_code >= 500 or b"SECRET" in response.get_data():
+            opened.append((target, response.status))
+    return opened

@@ -52,6 +52,19 @@ from ._verify.introspection import (
 )
 from ._verify.jwt_verifier import JWTVerifier
 
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stepup-mfa")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that is not installed
+        return "0+unknown"
+
+
+#: The installed distribution's version (PEP 440), as pip and ``stepup-mfa --version`` report it.
+__version__: str = _installed_version()
+
 __all__ = [
     "ANONYMOUS",
     "AUTHENTICATED",

@@ -25,12 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stepup-mfa",
         description="Demand fresh MFA on high-value API endpoints (RFC 9470 step-up).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     subcommands.required = True
     _add_dev_idp(subcommands)
     _add_demo(subcommands)
     _add_explain(subcommands)
+    _add_gateway(subcommands)
     return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,6 +116,23 @@ def _run_explain(args: argparse.Namespace) -> int:
         print(f"stepup-mfa explain: not a WWW-Authenticate value: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+# -- gateway ------------------------------------------------------------------------------------
+
+
+def _add_gateway(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from ._gateway_cli import add_arguments, run
+
+    command = subcommands.add_parser(
+        "gateway",
+        help="forward-auth server for nginx, Caddy, Traefik and Envoy (docs/gateway.md)",
+        description="Answer a proxy's authorization subrequests (nginx auth_request, Caddy "
+        "forward_auth, Traefik ForwardAuth, Envoy ext_authz) with the route table's policies; "
+        "settings from STEPUP_*.",
+    )
+    add_arguments(command)
+    command.set_defaults(handler=run)
 
 
 # -- dev-idp -------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from typing import Any
 from .._core.errors import ConfigurationError, InvalidToken, VerifierUnavailable
 from .._core.principal import Principal
 from .._core.validity import (
+    audience_accepted,
     check_audience,
     check_times,
     leeway_option,
@@ -363,13 +364,15 @@ class JWTVerifier:
             return None
         # OIDC-4: an auth_time that was ahead of our clock counts as the moment of verification.
         principal = settle_auth_time(entry.principal, entry.verified_at)
+        # The same rules as a fresh verification (one home: validity.py); a shared store may
+        # hold other resource servers' tokens (C3). A refusal is a miss: the full path refuses
+        # the token again, with its reason.
+        if not audience_accepted(principal.audience, self._audiences):
+            return None
         try:
-            # The same rules as a fresh verification (one home: validity.py); a shared store
-            # may hold other resource servers' tokens (C3).
-            check_audience(principal, self._audiences)
             check_times(principal, now, self._leeway)
         except InvalidToken:
-            return None  # the full path refuses it, with its reason
+            return None
         return principal
 
     # -- the verification flow -------------------------------------------------------------------

@@ -146,3 +146,23 @@ def test_R9068_7_leeway_is_at_most_a_few_minutes() -> None:
     assert leeway_option(0) == 0.0
     with pytest.raises(ConfigurationError):
         leeway_option(3600)
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat", "auth_time"])
+def test_R7519_5_a_null_numeric_date_is_malformed_in_a_jwt_not_in_an_answer(claim: str) -> None:
+    """Found by the differential tests (joserfc refuses ``"nbf": null``); introspection answers,
+    written by the authorization server itself, keep reading null as an absent member."""
+    with pytest.raises(InvalidToken, match="Malformed"):
+        Principal.from_claims({"sub": "u", claim: None}, "jwt")
+    assert (
+        getattr(
+            Principal.from_claims({"sub": "u", claim: None}, "introspection"),
+            {
+                "exp": "expires_at",
+                "nbf": "not_before",
+                "iat": "issued_at",
+                "auth_time": "auth_time",
+            }[claim],
+        )
+        is None
+    )

@@ -66,11 +66,14 @@ class Principal:
         cnf = get("cnf")
         if cnf is not None and not isinstance(cnf, Mapping):
             raise InvalidToken("Malformed access token")
-        # A NumericDate that is present is a number: "nbf": null is not a missing nbf (R7519-5;
-        # joserfc agrees, found by the differential tests).
-        for name in _DATES:
-            if name in claims and claims[name] is None:
-                raise InvalidToken("Malformed access token")
+        # In a JWT a NumericDate that is present is a number: "nbf": null is not a missing nbf
+        # (R7519-5; joserfc agrees, found by the differential tests). An introspection answer
+        # comes from the authorization server itself, and some servers write null for a member
+        # they do not set (RFC 7662 members are optional), so there null still reads as absent.
+        if kind == "jwt":
+            for name in _DATES:
+                if name in claims and claims[name] is None:
+                    raise InvalidToken("Malformed access token")
         return cls(
             subject=_optional_string(get("sub")),
             client_id=_optional_string(get("client_id")),

@@ -13,9 +13,9 @@ from every boundary.
 What the comparison found us *laxer* on, now fixed: a ``b64`` or ``zip`` header member without
 ``crit`` (RFC 7797 §6, RFC 7516 §4.1.3), ``"kid": null`` / ``"typ": null`` / ``"cty": null`` read
 as absent members, and ``"nbf": null`` (any NumericDate claim given as null) read as absent. With
-3000-8000 examples per run nothing else differs; the stricter rules hit are those of
-:data:`STRICTER` (typ, required claims, crit, cty, kid lookup, canonical encoding and strict JSON,
-empty sub, future auth_time).
+3000-8000 RS256 mutations per run nothing else differs, nor in the ES256 signature spellings
+below; the stricter rules hit are those of :data:`STRICTER` (typ, required claims, crit, cty,
+kid lookup, canonical encoding and strict JSON, empty sub, future auth_time).
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from typing import Any
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
 from stepup_mfa._core.errors import InvalidToken
 from stepup_mfa._verify.flow import HttpRequest, HttpResponse, run_sync
@@ -44,6 +45,10 @@ LEEWAY = 60
 _PRIVATE = rsa.generate_private_key(65537, 2048)
 _JOSE_KEY = RSAKey.import_key(_PRIVATE.public_key())
 _JWK = {**_JOSE_KEY.as_dict(private=False), "kid": "k1", "use": "sig", "alg": "RS256"}
+_EC_PRIVATE = ec.generate_private_key(ec.SECP256R1())
+_EC_JOSE_KEY = ECKey.import_key(_EC_PRIVATE.public_key())
+_EC_JWK = {**_EC_JOSE_KEY.as_dict(private=False), "kid": "e1", "use": "sig", "alg": "ES256"}
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 DELETE: Any = object()
 
 #: Where ours refuses what both joserfc and PyJWT accept: our description -> why, deliberately.
@@ -230,7 +235,7 @@ def mint(header: dict[str, Any], claims: dict[str, Any], encoding: str) -> str:
 class _JWKS:
     """The issuer's JWK Set, in memory (sans-I/O: no server needed for CPU-only checks)."""
 
-    body = json.dumps({"keys": [_JWK]}).encode()
+    body = json.dumps({"keys": [_JWK, _EC_JWK]}).encode()
 
     def send(self, request: HttpRequest) -> HttpResponse:
         return HttpResponse(200, {"content-type": "application/json"}, self.body)
@@ -316,3 +321,89 @@ def test_R8725_differential_ours_never_accepts_what_joserfc_or_pyjwt_rejects(
         assert pyjwt_ok, f"ours accepts what PyJWT rejects: {token}"
     elif jose_ok and pyjwt_ok:
         assert refusal in STRICTER, f"unexplained strictness {refusal!r}: {token}"
+
+
+_EC_SIGNATURES = st.sampled_from(
+    [
+        "valid",
+        "high-s",
+        "der",
+        "r-zero",
+        "s-zero",
+        "zeros",
+        "r-is-order",
+        "one-byte-longer",
+        "one-byte-shorter",
+        "swapped",
+        "trailing-bits",
+        "flip",
+    ]
+)
+
+
+def _es256_token(kind: str, flip_at: int) -> str:
+    """An ES256 access token whose signature is spelt or broken as ``kind`` says (R7518-4)."""
+    now = int(time.time())
+    header = {"alg": "ES256", "typ": "at+jwt", "kid": "e1"}
+    _, claims = base_token_parts(now)
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    der = _EC_PRIVATE.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    r, s_ = decode_dss_signature(der)
+    raw = {
+        "valid": (r, s_),
+        "high-s": (r, _P256_ORDER - s_),  # the other valid ECDSA signature of the same input
+        "r-zero": (0, s_),
+        "s-zero": (r, 0),
+        "zeros": (0, 0),  # A8: the "psychic signature"
+        "r-is-order": (_P256_ORDER, s_),
+    }.get(kind, (r, s_))
+    signature = raw[0].to_bytes(32, "big") + raw[1].to_bytes(32, "big")
+    if kind == "der":  # A9
+        signature = der
+    elif kind == "one-byte-longer":
+        signature = b"\0" + signature
+    elif kind == "one-byte-shorter":
+        signature = signature[1:]
+    elif kind == "swapped":
+        signature = signature[32:] + signature[:32]
+    elif kind == "flip":
+        signature = bytearray(signature)
+        signature[flip_at % 64] ^= 1
+        signature = bytes(signature)
+    encoded = b64(signature)
+    if kind == "trailing-bits":
+        encoded = _bump_last(encoded)
+    return f"{signing_input}.{encoded}"
+
+
+def _es256_others(token: str, now: int) -> tuple[bool, bool]:
+    try:
+        decoded = jose_jwt.decode(token, _EC_JOSE_KEY, algorithms=["ES256"])
+        jose_jwt.JWTClaimsRegistry(now=now, leeway=LEEWAY).validate(decoded.claims)
+        jose_ok = True
+    except (JoseError, ValueError, TypeError):
+        jose_ok = False
+    try:
+        pyjwt.decode(token, _EC_PRIVATE.public_key(), algorithms=["ES256"], audience=AUD)
+        pyjwt_ok = True
+    except (pyjwt.PyJWTError, ValueError, TypeError):
+        pyjwt_ok = False
+    return jose_ok, pyjwt_ok
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(kind=_EC_SIGNATURES, flip_at=st.integers(min_value=0, max_value=63))
+def test_A8_A9_R7518_4_differential_es256_signature_spellings(kind: str, flip_at: int) -> None:
+    """ECDSA signatures: R||S of the exact length, 0 < r, s < n, canonical base64url. The high-S
+    twin of a valid signature is valid ECDSA, and all three accept it (JWS does not require low-S:
+    a token therefore has two valid signatures; the verified-token cache keys on the whole token,
+    so each is verified once on its own)."""
+    now = int(time.time())
+    token = _es256_token(kind, flip_at)
+    refusal = ours(token, now)
+    jose_ok, pyjwt_ok = _es256_others(token, now)
+    if refusal is None:
+        assert jose_ok and pyjwt_ok, f"ours accepts what another rejects: {kind}"
+    elif jose_ok and pyjwt_ok:
+        assert refusal in STRICTER, f"unexplained strictness {refusal!r}: {kind}"
+    assert (refusal is None) is (kind in ("valid", "high-s"))

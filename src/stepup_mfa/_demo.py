@@ -313,7 +313,7 @@ def _serve(idp: DevIdP, api: ExampleServer, narrator: Narrator, token_mode: Toke
     login_args = f'"{idp.issuer}", "{PUBLIC_CLIENT_ID}", "{user.username}", "{user.password}"'
     if token_mode == "introspection":  # opaque tokens are issued for the second audience
         login_args += f', resource="{idp.opaque_audience}"'
-    narrator.say("\nGet tokens in Python (pyotp, installed with stepup-mfa, computes the code):")
+    narrator.say("\nGet tokens in Python (pyotp, from the demo extra, computes the code):")
     narrator.say("  import pyotp")
     narrator.say("  from stepup_mfa.devidp import login")
     narrator.say(f"  password_only = login({login_args}).access_token")

@@ -41,6 +41,17 @@ def _version() -> str:
     return __version__
 
 
+def _extra_installed(extra: str, command: str) -> bool:
+    """True when every module of ``extra`` is importable; else one line on stderr (no traceback)."""
+    from ._extras import first_missing, hint
+
+    missing = first_missing(extra)
+    if missing is None:
+        return True
+    print(hint(command, extra, missing), file=sys.stderr)
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stepup-mfa`` console script; returns the exit status."""
     parser = build_parser()
@@ -82,6 +93,8 @@ def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    if not _extra_installed("demo", "stepup-mfa demo"):
+        return 2
     from ._demo import run_demo
 
     if args.max_age < 1:
@@ -183,15 +196,10 @@ def _add_dev_idp(subcommands: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _run_dev_idp(args: argparse.Namespace) -> int:
-    try:
-        from .devidp import DEFAULT_AUDIENCE, DEFAULT_OPAQUE_AUDIENCE, DEFAULT_PORT, DevIdP
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        print(
-            f"stepup-mfa dev-idp needs the devidp extra: pip install 'stepup-mfa[devidp]' ({exc})",
-            file=sys.stderr,
-        )
+    if not _extra_installed("devidp", "stepup-mfa dev-idp"):
         return 2
     from ._core.errors import ConfigurationError
+    from .devidp import DEFAULT_AUDIENCE, DEFAULT_OPAQUE_AUDIENCE, DEFAULT_PORT, DevIdP
 
     try:
         idp = DevIdP(

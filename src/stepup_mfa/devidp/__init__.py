@@ -10,26 +10,34 @@ Needs the ``devidp`` extra (Flask, segno). Run it with ``stepup-mfa dev-idp`` or
                        totp=idp.totp_code("alice"), acr_values=idp.mfa_acr)
 """
 
-from .client import (
-    DEFAULT_REDIRECT_URI,
-    DEFAULT_SCOPE,
-    DevIdPClient,
-    LoginError,
-    TokenResponse,
-    introspect,
-    login,
-)
-from .models import (
-    CONFIDENTIAL_CLIENT_ID,
-    CONFIDENTIAL_CLIENT_SECRET,
-    PUBLIC_CLIENT_ID,
-    RESOURCE_SERVER_CLIENT_ID,
-    RESOURCE_SERVER_CLIENT_SECRET,
-    Authentication,
-    DemoClient,
-    DemoUser,
-)
-from .server import DEFAULT_AUDIENCE, DEFAULT_OPAQUE_AUDIENCE, DEFAULT_PORT, DevIdP
+from .._extras import missing_extra as _missing_extra
+
+try:
+    from .client import (
+        DEFAULT_REDIRECT_URI,
+        DEFAULT_SCOPE,
+        DevIdPClient,
+        LoginError,
+        TokenResponse,
+        introspect,
+        login,
+    )
+    from .models import (
+        CONFIDENTIAL_CLIENT_ID,
+        CONFIDENTIAL_CLIENT_SECRET,
+        PUBLIC_CLIENT_ID,
+        RESOURCE_SERVER_CLIENT_ID,
+        RESOURCE_SERVER_CLIENT_SECRET,
+        Authentication,
+        DemoClient,
+        DemoUser,
+    )
+    from .server import DEFAULT_AUDIENCE, DEFAULT_OPAQUE_AUDIENCE, DEFAULT_PORT, DevIdP
+except ModuleNotFoundError as error:  # authlib, pyotp, Flask and segno are the devidp extra
+    hint = _missing_extra(error, "devidp", "stepup_mfa.devidp")
+    if hint is None:
+        raise
+    raise hint from None
 
 __all__ = [
     "CONFIDENTIAL_CLIENT_ID",

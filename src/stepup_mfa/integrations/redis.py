@@ -32,7 +32,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-import redis
+from .._extras import missing_extra as _missing_extra
+
+try:
+    import redis
+except ModuleNotFoundError as error:  # redis-py is an extra: say so in one line
+    hint = _missing_extra(error, "redis", "stepup_mfa.integrations.redis")
+    if hint is None:
+        raise
+    raise hint from None
 
 from .._core.principal import Principal
 from .._verify.cache import MemoryStore, Store

@@ -113,8 +113,9 @@ def request(
     """One request, the target sent byte for byte (http.client does not normalise paths)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5.0)
     try:
-        connection.putrequest(method, target, skip_accept_encoding=True)
-        items = headers.items() if isinstance(headers, Mapping) else headers
+        items = list(headers.items() if isinstance(headers, Mapping) else headers)
+        has_host = any(name.lower() == "host" for name, _ in items)
+        connection.putrequest(method, target, skip_host=has_host, skip_accept_encoding=True)
         for name, value in items:
             connection.putheader(name, value)
         connection.putheader("Connection", "close")

@@ -211,6 +211,11 @@ class ForwardAuthGateway:
                 "ForwardAuthGateway: proxies do not send the request body to a forward-auth "
                 "server, so the form-body token method cannot be enabled"
             )
+        if identity_headers is not None and not isinstance(identity_headers, IdentityHeaders):
+            raise ConfigurationError(
+                "ForwardAuthGateway: identity_headers must be an IdentityHeaders, got "
+                f"{identity_headers!r}"
+            )
         if shared_secret is not None and (not isinstance(shared_secret, str) or not shared_secret):
             raise ConfigurationError("ForwardAuthGateway: shared_secret must be a non-empty string")
         if not _TOKEN.fullmatch(secret_header):

@@ -187,10 +187,20 @@ class RouteTable:
                     self._raw_unmatchable.append(where)
                 else:
                     self._patterns.append((pattern, methods, route.policy))
-        # HEAD asks for the same resource as GET: never let it through more cheaply.
-        for by_method in (*self._by_key.values(), *self._exact.values()):
-            if "GET" in by_method and "HEAD" not in by_method:
-                by_method["HEAD"] = by_method["GET"]
+        # HEAD asks for the same resource as GET (the GET handler runs): never let it through
+        # more cheaply.
+        for key, by_method in self._by_key.items():
+            if (
+                "GET" in by_method
+                and by_method.setdefault("HEAD", by_method["GET"]) != by_method["GET"]
+            ):
+                raise ConfigurationError(
+                    f"HEAD {key} is listed with another policy than GET {key}: a HEAD request "
+                    "runs the GET handler, so it must meet the same policy"
+                )
+        for by_method in self._exact.values():
+            if "GET" in by_method:
+                by_method.setdefault("HEAD", by_method["GET"])
         self._patterns = [
             (p, m | {"HEAD"} if "GET" in m else m, policy) for p, m, policy in self._patterns
         ]
@@ -237,15 +247,24 @@ class RouteTable:
                 "{name:float}, {name:uuid} or {name:path}"
             )
 
-    def bind(self, served: Mapping[str, ServedMethods]) -> RouteBinding:
+    def bind(
+        self,
+        served: Mapping[str, ServedMethods],
+        same_handler: Iterable[Iterable[str]] = (),
+    ) -> RouteBinding:
         """This table bound to the routes an app serves; raises unless every entry fits.
 
-        ``served`` maps each route template's :func:`template_key` to the methods it answers.
-        An entry names a route by its key; an entry written without convertors
-        (``/users/{id}/``) also names a route that differs only in them (``/users/<int:id>/``)
-        when exactly one route has that shape. An entry that names no route, or a method its
-        route does not answer, is an error (BIND-5): a typo (``/catz/``, ``POTS``) must not leave
-        a route to the default policy. Called by the route-aware middlewares at start-up.
+        ``served`` maps each route template's :func:`template_key` to the methods whose requests
+        run the route's handler (``None``: every method). An entry names a route by its key; an
+        entry written without convertors (``/users/{id}/``) also names a route that differs only
+        in them (``/users/<int:id>/``) when exactly one route has that shape.
+        ``same_handler`` lists groups of keys whose routes run one and the same handler: they
+        must meet one policy, or the handler would run under the weaker one.
+
+        An entry that names no route or a method its route does not answer, and a handler
+        listed under different policies, are errors (BIND-5): a typo (``/catz/``, ``POTS``)
+        must not leave a route to the default policy. Called by the route-aware middlewares at
+        start-up.
         """
         by_served: dict[str, Mapping[str, Policy]] = {}
         problems: list[str] = []
@@ -269,6 +288,14 @@ class RouteTable:
                 )
             if target == entry.key or target not in by_served:
                 by_served[target] = self._by_key[entry.key]
+        for group in same_handler:
+            keys = sorted(set(group))
+            listed = [dict(by_served.get(key, {})) for key in keys]
+            if any(policies != listed[0] for policies in listed):
+                problems.append(
+                    f"the routes {', '.join(keys)} run one handler but are listed with different "
+                    "policies (an unlisted one gets the default); list them alike"
+                )
         if problems:
             routes = ", ".join(sorted(served)) or "none"
             raise ConfigurationError(
@@ -276,7 +303,10 @@ class RouteTable:
                 + "; ".join(problems)
                 + f" (the app's routes: {routes})"
             )
-        return RouteBinding(self, by_served)
+        answers_options = frozenset(
+            key for key, methods in served.items() if methods is None or "OPTIONS" in methods
+        )
+        return RouteBinding(self, by_served, answers_options)
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -393,30 +423,43 @@ class RouteBinding:
     """A :class:`RouteTable` bound to an app's routes (:meth:`RouteTable.bind`): the policy of
     each route the router dispatches to."""
 
-    __slots__ = ("_by_served", "_by_template", "table")
+    __slots__ = ("_answers_options", "_by_served", "_by_template", "table")
 
-    def __init__(self, table: RouteTable, by_served: Mapping[str, Mapping[str, Policy]]) -> None:
+    def __init__(
+        self,
+        table: RouteTable,
+        by_served: Mapping[str, Mapping[str, Policy]],
+        answers_options: frozenset[str] = frozenset(),
+    ) -> None:
         self.table = table
         self._by_served = dict(by_served)
-        #: template as the router declares it -> its entry's policies (a few, one per route).
-        self._by_template: dict[str, Mapping[str, Policy] | None] = {}
+        self._answers_options = answers_options
+        #: template as the router declares it -> (its entry's policies, whether its handler
+        #: answers OPTIONS itself); a few entries, one per route.
+        self._by_template: dict[str, tuple[Mapping[str, Policy] | None, bool]] = {}
 
     def policy(self, method: str, template: str | None, *, preflight: bool = False) -> Policy:
         """The policy of a request the router dispatches to the route declared as ``template``
         (``None``: no route runs, as for a 404, a 405 or a slash redirect).
 
-        Websockets are looked up as ``GET``; ``method`` is compared in upper case (see
-        :meth:`RouteTable.policy_for`).
+        A CORS preflight passes without a token only where no handler of the app would answer
+        it: a route whose handler serves ``OPTIONS`` itself is judged as any other request, so
+        a request dressed up as a preflight cannot reach it anonymously. Websockets are looked
+        up as ``GET``; ``method`` is compared in upper case (see :meth:`RouteTable.policy_for`).
         """
         table = self.table
-        if preflight and table.cors_preflight:
-            return ANONYMOUS
         if template is None:
-            return table.default
+            return ANONYMOUS if preflight and table.cors_preflight else table.default
         try:
-            by_method = self._by_template[template]
+            by_method, answers_options = self._by_template[template]
         except KeyError:
-            by_method = self._by_template[template] = self._by_served.get(template_key(template))
+            key = template_key(template)
+            by_method, answers_options = self._by_template[template] = (
+                self._by_served.get(key),
+                key in self._answers_options,
+            )
+        if preflight and table.cors_preflight and not answers_options:
+            return ANONYMOUS
         if by_method is None:
             return table.default
         method = method.upper()

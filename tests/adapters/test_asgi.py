@@ -120,10 +120,23 @@ def test_websocket_route_policy_is_the_get_entry(guard: Guard, tokens: TokenFact
     assert (closed.value.code, closed.value.reason) == (1008, "insufficient_user_authentication")
 
 
-def test_cors_preflight_passes_without_token(guard: Guard) -> None:
+PREFLIGHT = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+
+
+def test_cors_preflight_passes_without_token_where_no_handler_answers_it(guard: Guard) -> None:
+    """The router answers it (405: no handler runs), never the middleware with a 401."""
+    app = Starlette(
+        routes=[StarletteRoute("/dogs/", echo_state)],
+        middleware=[Middleware(StepUpMiddleware, guard=guard,
+                               routes=RouteTable([Route("GET", "/dogs/", CATS)]))],
+    )  # fmt: skip
+    assert TestClient(app).options("/dogs/", headers=PREFLIGHT).status_code == 405
+
+
+def test_bind_1_a_preflight_to_a_handler_that_answers_options_needs_a_token(guard: Guard) -> None:
+    """/cats/ serves OPTIONS itself: a fake preflight must not run it without a token."""
     client = TestClient(middleware_app(guard))
-    headers = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
-    assert client.options("/cats/", headers=headers).status_code == 200
+    assert client.options("/cats/", headers=PREFLIGHT).status_code == 401
 
 
 def test_plain_options_still_needs_a_token(guard: Guard) -> None:

@@ -656,3 +656,19 @@ async def _noop_lifespan(app: Any) -> AsyncIterator[None]:
 def test_bind_5_a_fitting_table_starts(guard: Guard) -> None:
     with TestClient(starlette_app(guard, ANONYMOUS_DEFAULT, lifespan=_noop_lifespan)) as client:
         assert client.get("/").json() == {"handler": "index"}
+
+
+def test_bind_9_a_large_form_on_an_anonymous_route_is_not_read(make_guard: MakeGuard) -> None:
+    """The body is read for a token only where a token is needed."""
+    guard = make_guard(token_methods=TokenMethods(body=True, max_body_length=1024))
+
+    async def comments(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(str(len(await request.body())))
+
+    table = RouteTable([Route("POST", "/comments/", ANONYMOUS)])
+    app = Starlette(
+        routes=[StarletteRoute("/comments/", comments, methods=["POST"])],
+        middleware=[Middleware(StepUpMiddleware, guard=guard, routes=table)],
+    )
+    response = TestClient(app).post("/comments/", content=b"a=" * 1000, headers=FORM)
+    assert (response.status_code, response.text) == (200, "2000")

@@ -15,14 +15,16 @@ newline), so it meets the ``/cats/`` policy.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Host, Match, Mount, Route, Router, WebSocketRoute
 
-from ..routes import ServedMethods, template_key
+from ..routes import KNOWN_METHODS, ServedMethods, template_key
 
-__all__ = ["find_router", "served_by", "template_resolver"]
+__all__ = ["Served", "dispatch_points", "find_router", "served_by", "template_resolver"]
 
 #: How deep a chain of wrapping middlewares may go before the search gives up.
 _MAX_DEPTH = 64
@@ -123,14 +125,88 @@ def _inside_included(route: Any, scope: Any, prefix: str) -> str | None:
     return template if match is not Match.NONE else None
 
 
-def served_by(router: Router) -> dict[str, ServedMethods]:
-    """Every route template the router serves (by :func:`template_key`) and its methods."""
-    served: dict[str, ServedMethods] = {}
+@dataclass(slots=True)
+class Served:
+    """The templates a router serves (by :func:`template_key`) with the methods whose requests
+    run their handler, and which templates share one handler."""
+
+    methods: dict[str, ServedMethods] = field(default_factory=dict)
+    handlers: dict[int, set[str]] = field(default_factory=dict)
+
+    def add(self, template: str, methods: ServedMethods, handler: object) -> None:
+        key = template_key(template)
+        if key in self.methods:
+            known = self.methods[key]
+            self.methods[key] = None if known is None or methods is None else known | methods
+        else:
+            self.methods[key] = methods
+        self.handlers.setdefault(id(handler), set()).add(key)
+
+    @property
+    def same_handler(self) -> list[set[str]]:
+        return [keys for keys in self.handlers.values() if len(keys) > 1]
+
+
+def _route_methods(route: Route) -> ServedMethods:
+    """The methods whose requests run the route's handler: its declared ones, or for an
+    ``HTTPEndpoint`` class the methods it defines (it answers the others with 405 itself)."""
+    if route.methods:
+        return frozenset(route.methods)
+    endpoint = route.endpoint
+    if isinstance(endpoint, type) and issubclass(endpoint, HTTPEndpoint):
+        methods = {m for m in KNOWN_METHODS if callable(getattr(endpoint, m.lower(), None))}
+        return frozenset(methods | ({"HEAD"} if "GET" in methods else set()))
+    return None
+
+
+def dispatch_points(router: Router) -> list[tuple[Router, Callable[[Any], str | None], bool]]:
+    """Where a dispatch check goes: the app's router (``True``: the top one), and the router of
+    every ``Mount`` whose requests pass through middleware or a sub-application of their own
+    before that router sees them (so the scope may have been rewritten), with how to find the
+    dispatched template from there. Each router is taken once, however often it is reached."""
+    points: list[tuple[Router, Callable[[Any], str | None], bool]] = []
+    if not getattr(router, _CHECKED, False):
+        points.append((router, template_resolver(router), True))
+        setattr(router, _CHECKED, True)
+    _inner_points(router.routes, "", points)
+    return points
+
+
+_CHECKED = "_stepup_mfa_dispatch_checked"
+
+
+def _inner_points(
+    routes: Iterable[Any], prefix: str, points: list[tuple[Router, Any, bool]]
+) -> None:
+    for route in routes:
+        if not isinstance(route, Mount | Host):
+            continue
+        below = prefix + route.path if isinstance(route, Mount) else prefix
+        base = getattr(route, "_base_app", route.app)
+        inner = base.router if isinstance(base, Starlette) else base
+        if isinstance(inner, Router):
+            rewritable = route.app is not base or isinstance(base, Starlette)
+            if rewritable and not getattr(inner, _CHECKED, False):
+                setattr(inner, _CHECKED, True)
+                points.append((inner, _resolver_below(inner, below), False))
+            _inner_points(inner.routes, below, points)
+
+
+def _resolver_below(router: Router, prefix: str) -> Callable[[Any], str | None]:
+    def resolve(scope: Any) -> str | None:
+        return _dispatched(router.routes, scope, prefix)
+
+    return resolve
+
+
+def served_by(router: Router) -> Served:
+    """Every route template the router serves, its methods and its handler."""
+    served = Served()
     _collect(router.routes, "", served)
     return served
 
 
-def _collect(routes: Iterable[Any], prefix: str, served: dict[str, ServedMethods]) -> None:
+def _collect(routes: Iterable[Any], prefix: str, served: Served) -> None:
     for route in routes:
         if _is_included_router(route):
             for context in route.effective_route_contexts():
@@ -140,28 +216,20 @@ def _collect(routes: Iterable[Any], prefix: str, served: dict[str, ServedMethods
                 else:
                     methods = context.methods
                     path = context.path or getattr(inner, "path", "")
-                    _add(served, prefix + path, frozenset(methods) if methods else None)
+                    handler = getattr(context.original_route, "endpoint", context)
+                    served.add(prefix + path, frozenset(methods) if methods else None, handler)
         elif isinstance(route, Mount | Host):
             below = prefix + route.path if isinstance(route, Mount) else prefix
-            inner = route.routes
-            if inner:
-                _collect(inner, below, served)
+            inner_routes = route.routes
+            if inner_routes:
+                _collect(inner_routes, below, served)
             else:
-                _add(served, below + _ANY_BELOW, None)
+                served.add(below + _ANY_BELOW, None, route.app)
         elif isinstance(route, Route):
-            _add(served, prefix + route.path, frozenset(route.methods) if route.methods else None)
+            served.add(prefix + route.path, _route_methods(route), route.endpoint)
         elif isinstance(route, WebSocketRoute):
-            _add(served, prefix + route.path, frozenset({"GET", "HEAD"}))
+            served.add(prefix + route.path, frozenset({"GET", "HEAD"}), route.endpoint)
         else:
             path = getattr(route, "path", None)
             if isinstance(path, str):
-                _add(served, prefix + path, None)
-
-
-def _add(served: dict[str, ServedMethods], template: str, methods: ServedMethods) -> None:
-    key = template_key(template)
-    if key in served:
-        known = served[key]
-        served[key] = None if known is None or methods is None else known | methods
-    else:
-        served[key] = methods
+                served.add(prefix + path, None, getattr(route, "endpoint", route))

@@ -36,7 +36,7 @@ from .._core.errors import ConfigurationError, RequestTooLarge
 from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
-from ..routes import RouteTable
+from ..routes import RouteBinding, RouteTable
 from ._edge import (
     PRINCIPAL_KEY,
     asgi_view,
@@ -63,6 +63,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: when the path must be refused as non-canonical (raw apps only).
 PolicyOf = Callable[[Scope, str, bool], Policy | None]
 
+#: What the middleware judged a request by: (path, root_path, method, template, policy).
+JUDGED_KEY = "stepup_mfa.judged"
 #: RFC 6455 §7.4.1: 1008, "policy violation", the close code for a refused websocket.
 WS_POLICY_VIOLATION = 1008
 
@@ -81,14 +83,17 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def wants_form_body(guard: Guard, scope: Scope) -> bool:
+def wants_form_body(guard: Guard, scope: Scope, policy: Policy) -> bool:
     """Whether the form-body token method (RFC 6750 §2.2) means this body must be read.
 
-    Only when the application enabled it, and only for a urlencoded body on a method with body
-    semantics: the core ignores any other body (R6750-5), so reading it would only cost memory.
+    Only when the application enabled it, only where a token is needed, and only for a
+    urlencoded body on a method with body semantics: the core ignores any other body (R6750-5),
+    so reading it would only cost memory (and refuse large public forms).
     """
-    return guard.token_methods.body and body_may_carry_token(
-        scope.get("method", "GET"), header(scope, b"content-type")
+    return (
+        guard.token_methods.body
+        and policy.authenticated
+        and body_may_carry_token(scope.get("method", "GET"), header(scope, b"content-type"))
     )
 
 
@@ -230,11 +235,28 @@ class StepUpMiddleware:
                 return raw_policy(table, method, route_path(scope), _raw_path(scope), preflight)
 
         else:
-            binding = table.bind(served_by(router))
+            from ._starlette_routing import dispatch_points
+
+            served = served_by(router)
+            binding = table.bind(served.methods, served.same_handler)
             resolve = template_resolver(router)
 
             def policy_of(scope: Scope, method: str, preflight: bool) -> Policy | None:
-                return binding.policy(method, resolve(scope), preflight=preflight)
+                template = resolve(scope)
+                policy = binding.policy(method, template, preflight=preflight)
+                scope[JUDGED_KEY] = (
+                    scope["path"],
+                    scope.get("root_path"),
+                    method,
+                    template,
+                    policy,
+                )
+                return policy
+
+            for point, resolve_there, top in dispatch_points(router):
+                point.middleware_stack = DispatchCheck(
+                    point.middleware_stack, self.guard, binding, resolve_there, top
+                )
 
         self._policy_of = policy_of
         return policy_of
@@ -267,7 +289,7 @@ class StepUpMiddleware:
         if policy is None:
             await answer_refusal(guard, scope, send, non_canonical(guard))
             return
-        if kind == "http" and wants_form_body(guard, scope):
+        if kind == "http" and wants_form_body(guard, scope, policy):
             try:
                 form_body, receive = await read_body(receive, guard.token_methods.max_body_length)
             except ClientDisconnected:
@@ -294,3 +316,68 @@ async def _fail_startup(receive: Receive, send: Send, error: ConfigurationError)
     if message["type"] == "lifespan.startup":
         await send({"type": "lifespan.startup.failed", "message": str(error)})
     raise error
+
+
+class DispatchCheck:
+    """Sits in front of a router of the app (BIND-1): the route it is about to dispatch must be
+    the route the middleware judged, or the request is judged again by that route's policy.
+
+    A middleware between :class:`StepUpMiddleware` and the router (or inside a ``Mount``) may
+    rewrite the path, the method or the headers; the router then runs another handler than the
+    one predicted. Here the router's own view of the request decides once more, so the handler
+    that runs always meets its own policy. At the top router a request whose path, root path and
+    method are the ones judged skips the work (the common case: nothing rewrote it).
+    """
+
+    __slots__ = ("app", "binding", "guard", "resolve", "top")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        guard: Guard,
+        binding: RouteBinding,
+        resolve: Callable[[Scope], str | None],
+        top: bool,
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.binding = binding
+        self.resolve = resolve
+        self.top = top
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        method = scope.get("method", "GET")
+        judged = scope.get(JUDGED_KEY)
+        if (
+            self.top
+            and judged is not None
+            and judged[0] == scope["path"]
+            and judged[1] == scope.get("root_path")
+            and judged[2] == method
+        ):
+            await self.app(scope, receive, send)
+            return
+        template = self.resolve(scope)
+        if judged is not None and judged[3] == template and judged[2] == method:
+            await self.app(scope, receive, send)
+            return
+        has_origin = header(scope, b"origin") is not None
+        preflight = is_preflight(
+            method, has_origin, header(scope, b"access-control-request-method") is not None
+        )
+        policy = self.binding.policy(method, template, preflight=preflight)
+        if judged is not None and judged[4] == policy:
+            await self.app(scope, receive, send)
+            return
+        guard = self.guard
+        decision = await guard.acheck(asgi_view(scope, route_path(scope)), policy)
+        if not decision.allowed:
+            await answer_refusal(guard, scope, send, decision)
+            return
+        admit(scope, decision)
+        scope[JUDGED_KEY] = (scope["path"], scope.get("root_path"), method, template, policy)
+        await self.app(scope, receive, send)

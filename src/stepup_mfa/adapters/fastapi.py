@@ -37,9 +37,14 @@ from typing import Any
 
 from fastapi import Security
 from fastapi.exceptions import WebSocketException
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
-from starlette.requests import Request
+from fastapi.security import HTTPBearer, SecurityScopes
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
+
+try:
+    from fastapi.routing import iter_route_contexts
+except ImportError:  # pragma: no cover - FastAPI before included-router contexts
+    iter_route_contexts = None  # type: ignore[assignment]
 
 from .._core.errors import ConfigurationError
 from .._core.policy import AUTHENTICATED, Policy
@@ -64,29 +69,41 @@ class PolicyDependencies:
     """``stepup.dependency``: call it with a :class:`Policy` to get that policy's dependency.
 
     Handed to ``Depends`` uncalled, it refuses to be inspected, so FastAPI fails when the route
-    is declared instead of serving it unprotected.
+    is declared instead of serving it unprotected (BIND-6).
     """
 
-    __slots__ = ("_stepup",)
+    __slots__ = ("_build", "_default")
 
-    def __init__(self, stepup: StepUp) -> None:
-        self._stepup = stepup
+    def __init__(self, build: Callable[[Policy], Dependency], default: Policy | None) -> None:
+        self._build = build
+        self._default = default
 
-    def __call__(self, policy: Policy = AUTHENTICATED) -> Dependency:
-        """The dependency for HTTP routes: the principal if ``policy`` is met, else a refusal."""
-        if not isinstance(policy, Policy):
-            raise ConfigurationError(f"{CALL_LESS} (got {type(policy).__name__} as the policy)")
-        return self._stepup._http_dependency(policy)
+    def __call__(self, policy: Policy | None = None) -> Dependency:
+        """The dependency: the principal if ``policy`` is met, else a refusal."""
+        chosen = self._default if policy is None else policy
+        if not isinstance(chosen, Policy):
+            raise ConfigurationError(f"{CALL_LESS} (got {type(chosen).__name__} as the policy)")
+        return self._build(chosen)
 
     @property
     def __signature__(self) -> inspect.Signature:
         raise ConfigurationError(CALL_LESS)
 
 
+class _BearerScheme(HTTPBearer):
+    """The bearer scheme, for the OpenAPI document only: it reads nothing (the Guard does), so
+    the same dependency serves HTTP routes and websockets."""
+
+    async def __call__(self, connection: HTTPConnection) -> None:
+        return None
+
+
 class StepUp:
     """Builds FastAPI dependencies for one :class:`Guard`; is itself the AUTHENTICATED one.
 
     ``scheme_name`` and ``description`` name the security scheme in the OpenAPI document.
+    ``dependency(policy)`` and ``websocket_dependency(policy)`` are the same dependency (it works
+    on HTTP routes and websockets alike); the second name stays for older code.
     """
 
     def __init__(
@@ -99,9 +116,12 @@ class StepUp:
         if not isinstance(guard, Guard):
             raise ConfigurationError(f"StepUp(guard): expected a Guard, got {guard!r}")
         self.guard = guard
-        self.scheme = HTTPBearer(auto_error=False, scheme_name=scheme_name, description=description)
-        self.dependency = PolicyDependencies(self)
-        authenticated = self._http_dependency(AUTHENTICATED)
+        self.scheme = _BearerScheme(
+            auto_error=False, scheme_name=scheme_name, description=description
+        )
+        self.dependency = PolicyDependencies(self._dependency, AUTHENTICATED)
+        self.websocket_dependency = PolicyDependencies(self._dependency, None)
+        authenticated = self._dependency(AUTHENTICATED)
         self._authenticated = authenticated
         self.__signature__ = inspect.signature(authenticated, eval_str=True)
 
@@ -122,14 +142,14 @@ class StepUp:
 
         app.openapi = openapi
 
-    def _http_dependency(self, policy: Policy) -> Dependency:
+    def _dependency(self, policy: Policy) -> Dependency:
         guard = self.guard
         with_scopes: dict[frozenset[str], Policy] = {}
 
         async def stepup_principal(
-            request: Request,
+            connection: HTTPConnection,
             security_scopes: SecurityScopes,
-            _credentials: HTTPAuthorizationCredentials | None = Security(self.scheme),  # noqa: B008
+            _scheme: None = Security(self.scheme),
         ) -> Principal | None:
             effective = policy
             if security_scopes.scopes:
@@ -137,31 +157,19 @@ class StepUp:
                 effective = with_scopes.get(wanted) or with_scopes.setdefault(
                     wanted, _with_scopes(policy, wanted)
                 )
-            decision = await check_connection(guard, request, effective)
-            if not decision.allowed:
-                raise StepUpDenied(decision, guard.denial(decision, request.headers.get("accept")))
-            return decision.principal
-
-        setattr(stepup_principal, _POLICY_ATTRIBUTE, policy)
-        return stepup_principal
-
-    def websocket_dependency(self, policy: Policy) -> Dependency:
-        """The websocket form of :meth:`dependency`: a refusal closes with 1008 (RFC 6455)."""
-        if not isinstance(policy, Policy):
-            raise ConfigurationError(f"websocket_dependency(policy): got {type(policy).__name__}")
-        guard = self.guard
-
-        async def stepup_ws_principal(websocket: WebSocket) -> Principal | None:
-            decision = await check_connection(guard, websocket, policy)
-            if not decision.allowed:
+            decision = await check_connection(guard, connection, effective)
+            if decision.allowed:
+                return decision.principal
+            if isinstance(connection, WebSocket):  # RFC 6455 §7.4.1: 1008, policy violation
                 error = decision.error
                 raise WebSocketException(
                     WS_POLICY_VIOLATION, error.code if error is not None else None
                 )
-            return decision.principal
+            accept = connection.headers.get("accept")
+            raise StepUpDenied(decision, guard.denial(decision, accept))
 
-        setattr(stepup_ws_principal, _POLICY_ATTRIBUTE, policy)
-        return stepup_ws_principal
+        setattr(stepup_principal, _POLICY_ATTRIBUTE, policy)
+        return stepup_principal
 
 
 def _with_scopes(policy: Policy, scopes: frozenset[str]) -> Policy:
@@ -190,7 +198,10 @@ _REFUSALS = {
 def _document_refusals(app: Any, schema: dict[str, Any]) -> None:
     """Add the 401 and 403 answers to every operation a stepup-mfa dependency guards."""
     paths = schema.get("paths", {})
-    for route in getattr(app, "routes", ()):
+    routes = getattr(app, "routes", ())
+    if iter_route_contexts is not None:  # FastAPI >= 0.16x: included routers, prefixes applied
+        routes = iter_route_contexts(routes)
+    for route in routes:
         dependant = getattr(route, "dependant", None)
         operations = paths.get(getattr(route, "path_format", None), {})
         if dependant is None or not _guarded(dependant):

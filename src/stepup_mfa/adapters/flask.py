@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 import inspect
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import Blueprint, Flask, current_app, g, request
@@ -51,13 +51,15 @@ from werkzeug.exceptions import (
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
-from .._core.credentials import RequestView, body_may_carry_token
+from .._core.credentials import RequestView
 from .._core.decision import Decision
-from .._core.errors import ConfigurationError, RequestTooLarge
+from .._core.errors import ConfigurationError, StepUpError
 from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
+from ..routes import RouteBinding
 from ._edge import is_preflight, principal_in, refusal_for, refuse, wsgi_view
+from .wsgi import JUDGED_KEY, form_body
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -126,6 +128,19 @@ _BY_STATUS: dict[int, type[StepUpDenied]] = {
     503: StepUpUnavailable,
 }
 _CHECKED_KEY = "stepup_mfa.decorators_checked"
+#: Every function some ``require`` wrapped, and what it wrapped in turn (``__wrapped__``): if an
+#: app routes to one of them, a decorator above the route decorator left the route unprotected.
+#: Module-wide, so a view protected by one extension object is caught on any app.
+_UNPROTECTED: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def _remember_unprotected(view: Callable[..., Any]) -> None:
+    seen = 0
+    node: Any = view
+    while callable(node) and seen < 32:
+        _UNPROTECTED.add(node)
+        node = getattr(node, "__wrapped__", None)
+        seen += 1
 
 
 def get_principal() -> Principal | None:
@@ -160,11 +175,6 @@ class FlaskStepUp:
         if guard is not None and not isinstance(guard, Guard):
             raise ConfigurationError(f"FlaskStepUp(guard): expected a Guard, got {guard!r}")
         self.guard = guard
-        #: Each view ``require`` wrapped, and its protected form: if the unprotected one is what
-        #: an app routes to, the decorators were written in the wrong order.
-        self._protected: weakref.WeakKeyDictionary[Callable[..., Any], Callable[..., Any]] = (
-            weakref.WeakKeyDictionary()
-        )
         self._apps: weakref.WeakSet[Flask] = weakref.WeakSet()
         if app is not None:
             self.init_app(app)
@@ -196,7 +206,7 @@ class FlaskStepUp:
     def _check_order(self, app: Flask) -> None:
         """Raise if ``app`` routes to a view whose protected form exists but is not routed."""
         for endpoint, view in app.view_functions.items():
-            if view in self._protected:
+            if view in _UNPROTECTED:
                 raise ConfigurationError(
                     f"endpoint {endpoint!r} is registered without its @stepup.require check: "
                     "the decorators are in the wrong order. Write @app.get(...) above "
@@ -217,7 +227,7 @@ class FlaskStepUp:
                 @functools.wraps(view)
                 async def guarded_async(*args: Any, **kwargs: Any) -> Any:
                     guard = self._guard()
-                    _admit(guard, guard.check(_request_view(guard), policy))
+                    _admit(guard, guard.check(_request_view(guard, policy), policy))
                     return await view(*args, **kwargs)
 
                 protected: Callable[..., Any] = guarded_async
@@ -226,11 +236,11 @@ class FlaskStepUp:
                 @functools.wraps(view)
                 def guarded(*args: Any, **kwargs: Any) -> Any:
                     guard = self._guard()
-                    _admit(guard, guard.check(_request_view(guard), policy))
+                    _admit(guard, guard.check(_request_view(guard, policy), policy))
                     return view(*args, **kwargs)
 
                 protected = guarded
-            self._protected[view] = protected
+            _remember_unprotected(view)
             for app in list(self._apps):
                 self._check_order(app)
             return cast(F, protected)
@@ -247,25 +257,64 @@ class FlaskStepUp:
 
         def stepup_mfa_protect() -> None:
             headers = request.headers
-            if is_preflight(
-                request.method, "Origin" in headers, "Access-Control-Request-Method" in headers
+            if (
+                is_preflight(
+                    request.method, "Origin" in headers, "Access-Control-Request-Method" in headers
+                )
+                and not _view_answers_options()
             ):
                 return
             guard = self._guard()
-            _admit(guard, guard.check(_request_view(guard), policy))
+            _admit(guard, guard.check(_request_view(guard, policy), policy))
 
         blueprint.before_request(stepup_mfa_protect)
 
 
-def _request_view(guard: Guard) -> RequestView:
+def install_dispatch_check(app: Flask, guard: Guard, binding: RouteBinding) -> None:
+    """Behind :class:`~stepup_mfa.wsgi.StepUpWSGIMiddleware`, make sure the rule Flask dispatches
+    to is the rule the middleware judged (BIND-2).
+
+    A WSGI middleware between the two (or a replaced ``app.wsgi_app``) may rewrite the path or
+    the method; Flask then runs another view than the one predicted. This first
+    ``before_request`` function compares Flask's own ``request.url_rule`` with the judged one and,
+    when they differ and so do their policies, judges the request again by the rule that runs.
+    """
+
+    def stepup_mfa_dispatch_check() -> None:
+        environ = request.environ
+        judged = environ.get(JUDGED_KEY)
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        if judged is not None and judged[0] == rule:
+            return
+        headers = request.headers
+        preflight = is_preflight(
+            request.method, "Origin" in headers, "Access-Control-Request-Method" in headers
+        )
+        policy = binding.policy(request.method, rule, preflight=preflight)
+        if judged is not None and judged[1] == policy:
+            return
+        _admit(guard, guard.check(wsgi_view(environ, request.path), policy))
+        environ[JUDGED_KEY] = (rule, policy)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, stepup_mfa_dispatch_check)
+
+
+def _view_answers_options() -> bool:
+    """Whether the matched view itself answers ``OPTIONS`` (not Flask's automatic answer): then
+    a request dressed as a CORS preflight must not pass it without a token."""
+    rule = request.url_rule
+    if rule is None:
+        return False
+    methods: Iterable[str] = rule.methods or ()
+    return "OPTIONS" in methods and not getattr(rule, "provide_automatic_options", False)
+
+
+def _request_view(guard: Guard, policy: Policy) -> RequestView:
     body: bytes | None = None
-    if guard.token_methods.body and body_may_carry_token(request.method, request.content_type):
-        limit = guard.token_methods.max_body_length
-        if (request.content_length or 0) > limit:
-            _admit(guard, refuse(guard, RequestTooLarge()))
-        body = request.get_data(cache=True)
-        if len(body) > limit:
-            _admit(guard, refuse(guard, RequestTooLarge()))
+    try:
+        body = form_body(guard, request.environ, policy)  # bounded, even for a chunked body
+    except StepUpError as error:
+        _admit(guard, refuse(guard, error))
     return wsgi_view(request.environ, request.path, body)
 
 

@@ -105,16 +105,18 @@ async def check_connection(guard: Guard, connection: HTTPConnection, policy: Pol
     """Run the Guard for a Starlette request or websocket; on success record the principal."""
     scope = connection.scope
     form_body: bytes | None = None
-    if isinstance(connection, Request) and wants_form_body(guard, scope):
+    if isinstance(connection, Request) and wants_form_body(guard, scope, policy):
         limit = guard.token_methods.max_body_length
-        declared = connection.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return refuse(guard, RequestTooLarge())
-        # Starlette caches the body on the Request, so the endpoint can still read it; a client
-        # that leaves mid-body raises ClientDisconnect, which Starlette answers for us.
-        form_body = await connection.body()
-        if len(form_body) > limit:
-            return refuse(guard, RequestTooLarge())
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in connection.stream():  # bounded, even for a chunked body
+            size += len(chunk)
+            if size > limit:
+                return refuse(guard, RequestTooLarge())
+            chunks.append(chunk)
+        form_body = b"".join(chunks)
+        # What Request.body() caches, so the endpoint can still read the body.
+        connection._body = form_body
     decision = await guard.acheck(asgi_view(scope, route_path(scope), form_body=form_body), policy)
     if decision.allowed:
         admit(scope, decision)

@@ -64,12 +64,16 @@ class _Routing:
 
     url_map: Map
     adapter_for: Callable[[WSGIEnvironment], MapAdapter]
+    #: The Flask app, where the dispatch check goes (``None`` for a plain werkzeug map).
+    flask_app: Any = None
 
 
 #: (environ, method, is-a-CORS-preflight) -> the policy, ``None``: refuse as non-canonical.
 PolicyOf = Callable[["WSGIEnvironment", str, bool], Policy | None]
 
 INCOMPLETE_BODY = "The request body is incomplete"
+#: What the middleware judged a request by: (the rule it predicted, the policy applied).
+JUDGED_KEY = "stepup_mfa.judged"
 
 
 def principal_from_environ(environ: WSGIEnvironment) -> Principal | None:
@@ -97,7 +101,7 @@ def raw_request_path(environ: WSGIEnvironment) -> str | None:
     return raw
 
 
-def form_body(guard: Guard, environ: WSGIEnvironment) -> bytes | None:
+def form_body(guard: Guard, environ: WSGIEnvironment, policy: Policy) -> bytes | None:
     """The urlencoded body when the form-body token method is on (RFC 6750 §2.2), else ``None``.
 
     The body is read once, at most ``token_methods.max_body_length`` bytes (past that:
@@ -106,7 +110,7 @@ def form_body(guard: Guard, environ: WSGIEnvironment) -> bytes | None:
     :class:`~stepup_mfa.InvalidRequest`, never judged as if it were complete.
     """
     methods = guard.token_methods
-    if not methods.body or not body_may_carry_token(
+    if not (methods.body and policy.authenticated) or not body_may_carry_token(
         environ.get("REQUEST_METHOD", "GET"), environ.get("CONTENT_TYPE")
     ):
         return None
@@ -182,10 +186,18 @@ class StepUpWSGIMiddleware:
                     return raw_policy(table, method, path, raw_request_path(environ), pre)
 
             else:
-                binding = table.bind(_served(routing.url_map))
+                binding = table.bind(*_served(routing.url_map))
 
                 def policy_of(environ: WSGIEnvironment, method: str, pre: bool) -> Policy | None:
-                    return binding.policy(method, _rule_of(routing, environ), preflight=pre)
+                    rule = _rule_of(routing, environ)
+                    policy = binding.policy(method, rule, preflight=pre)
+                    environ[JUDGED_KEY] = (rule, policy)
+                    return policy
+
+                if routing.flask_app is not None:
+                    from .flask import install_dispatch_check
+
+                    install_dispatch_check(routing.flask_app, self.guard, binding)
 
             self._policy_of = policy_of
             return policy_of
@@ -202,7 +214,7 @@ class StepUpWSGIMiddleware:
             decision = non_canonical(guard)
         else:
             try:
-                view = wsgi_view(environ, environ_path(environ), form_body(guard, environ))
+                view = wsgi_view(environ, environ_path(environ), form_body(guard, environ, policy))
             except StepUpError as error:
                 decision = refuse(guard, error)
             else:
@@ -232,7 +244,7 @@ def _routing_of(app: Any, url_map: Map | None) -> _Routing | None:
         adapter: MapAdapter = create_url_adapter(request_class(environ))
         return adapter
 
-    return _Routing(flask_app.url_map, flask_adapter)
+    return _Routing(flask_app.url_map, flask_adapter, flask_app)
 
 
 def _rule_of(routing: _Routing, environ: WSGIEnvironment) -> str | None:
@@ -245,12 +257,17 @@ def _rule_of(routing: _Routing, environ: WSGIEnvironment) -> str | None:
     return rule.rule
 
 
-def _served(url_map: Map) -> dict[str, ServedMethods]:
-    """Every rule template of the map (by :func:`template_key`) and the methods it answers."""
+def _served(url_map: Map) -> tuple[dict[str, ServedMethods], list[set[str]]]:
+    """Every rule template of the map (by :func:`template_key`) with the methods whose requests
+    run its view (not the ``OPTIONS`` Flask answers itself), and the rules sharing one view."""
     served: dict[str, ServedMethods] = {}
+    by_endpoint: dict[str, set[str]] = {}
     for rule in url_map.iter_rules():
         key = template_key(rule.rule)
         methods = frozenset(rule.methods) if rule.methods else None
+        if methods is not None and getattr(rule, "provide_automatic_options", False):
+            methods -= {"OPTIONS"}
         known = served.get(key, frozenset())
         served[key] = None if known is None or methods is None else known | methods
-    return served
+        by_endpoint.setdefault(rule.endpoint, set()).add(key)
+    return served, [keys for keys in by_endpoint.values() if len(keys) > 1]

@@ -1,7 +1,8 @@
 """GW-3: the route-binding spelling table through each real proxy.
 
-Each spelling of ``/catsdogs/cats/`` (and a few that climb out of another page into it) is sent
-through nginx and Caddy with no token, a password token and a fresh MFA token. The invariant: if
+Each spelling of ``/catsdogs/cats/`` (absolute-form targets included, and a few that climb out
+of another page into it) is sent through nginx and Caddy with no token, a password token and a
+fresh MFA token. The invariant: if
 an upstream handler answered, the credential sent satisfies *that handler's* policy; a handler
 never answers under a weaker policy than its own, however the proxy and the upstream read the
 path. On top of it, the canonical spellings must reach the cats page with MFA, and the spellings
@@ -19,6 +20,7 @@ CANONICAL = {
     "canonical": "/catsdogs/cats/",
     "query": "/catsdogs/cats/?x=1",
     "pct_letter": "/catsdogs/c%61ts/",
+    "absolute_form": "http://{origin}/catsdogs/cats/",
 }
 #: Spellings some reader could take for another path: refused, 400, whoever sends it
 REFUSED = {
@@ -27,6 +29,7 @@ REFUSED = {
     "pct00_end": "/catsdogs/cats/%00",
     "pct09_before_slash": "/catsdogs/cats%09/",
     "slash2_start": "//catsdogs/cats/",
+    "absolute_form_slash2": "http://{origin}//catsdogs/cats/",
     "slash2_inner": "/catsdogs//cats/",
     "dot_inner": "/catsdogs/./cats/",
     "dotdot_inner": "/catsdogs/x/../cats/",
@@ -63,7 +66,7 @@ def test_GW_3_no_handler_answers_under_a_weaker_policy(
     stack = world.stacks[proxy]
     tokens = world.issuer.tokens
     minted = {"none": None, "password": tokens.password_token(), "mfa": tokens.mfa_token()}
-    target = SPELLINGS[spelling]
+    target = SPELLINGS[spelling].replace("{origin}", f"127.0.0.1:{stack.port}")
     answers = {}
     for credential in CREDENTIALS:
         got = stack.get(target, bearer(minted[credential]))

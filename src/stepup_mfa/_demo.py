@@ -129,7 +129,7 @@ class Narrator:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = client.get(path, headers=headers)
         shown_token = "Bearer <access token>" if token else "no token"
-        self.say(f"    GET {path}  ({shown_token})")
+        self.say(f"    GET {response.request.url.raw_path.decode()}  ({shown_token})")
         self.say(f"    -> {response.status_code} {response.reason_phrase}")
         challenge = response.headers.get("WWW-Authenticate")
         if challenge:
@@ -196,8 +196,12 @@ def run_demo(
     serve: bool = False,
     token_mode: TokenMode = "jwt",
     out: TextIO = sys.stdout,
+    gateway: str | None = None,
 ) -> int:
-    """Run the walkthrough (or, with ``serve``, keep both servers up); return the exit status."""
+    """Run the walkthrough (or, with ``serve``, keep both servers up); return the exit status.
+
+    ``gateway`` (``"nginx"`` or ``"caddy"``) puts the catsdogs pages of ``examples/gateway``
+    behind that proxy and ``stepup-mfa gateway`` instead of running an example app."""
     from .devidp import DevIdP, DevIdPClient
 
     narrator = Narrator(out)
@@ -205,9 +209,17 @@ def run_demo(
         example = find_example(app)
         with DevIdP(port=0) as idp:
             narrator.say(f"Authorization server (stepup-mfa dev-idp): {idp.issuer}")
-            with run_example(example, example_environment(idp, token_mode, max_age)) as api:
+            env = example_environment(idp, token_mode, max_age)
+            if gateway is None:
+                server, described = run_example(example, env), f"{app} example"
+            else:
+                from ._demo_gateway import run_gateway_stack
+
+                server = run_gateway_stack(gateway, env, idp.mfa_acr, max_age)
+                described = f"catsdogs behind {gateway} and stepup-mfa gateway"
+            with server as api:
                 narrator.say(
-                    f"API ({app} example, {token_mode} tokens, /cats/ needs MFA within "
+                    f"API ({described}, {token_mode} tokens, /cats/ needs MFA within "
                     f"{max_age} s): {api.url}"
                 )
                 if serve:

@@ -89,6 +89,13 @@ def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="keep both servers running for a browser or an HTTP client instead",
     )
+    command.add_argument(
+        "--gateway",
+        choices=("nginx", "caddy"),
+        default=None,
+        help="serve examples/gateway's catsdogs pages through this real proxy and "
+        "stepup-mfa gateway instead of an example app (the proxy must be installed)",
+    )
     command.set_defaults(handler=_run_demo)
 
 
@@ -101,7 +108,11 @@ def _run_demo(args: argparse.Namespace) -> int:
         print("stepup-mfa demo: --max-age must be at least 1", file=sys.stderr)
         return 2
     return run_demo(
-        app=args.app, max_age=args.max_age, serve=args.serve, token_mode=args.token_mode
+        app=args.app,
+        max_age=args.max_age,
+        serve=args.serve,
+        token_mode=args.token_mode,
+        gateway=args.gateway,
     )
 
 

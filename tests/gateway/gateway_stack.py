@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from stepup_mfa._demo_gateway import configured
 from stepup_mfa.testing import FakeIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,8 +36,6 @@ AUDIENCE = "https://api.example.com"
 REALM = "catsdogs"
 STARTUP_TIMEOUT = 20.0
 ENVOY_PREFIX = "/authz"
-#: The documented configurations' ports, replaced by free ones
-PROXY_PORT, GATEWAY_PORT, UPSTREAM_PORT = "127.0.0.1:8080", "127.0.0.1:9401", "127.0.0.1:9402"
 #: A route that needs a scope, added to the example's table for the 403 cases
 ADMIN_ROUTE = """
 [policies.admin]
@@ -191,19 +190,6 @@ def _wait(process: Process, deadline: float) -> None:
     )
 
 
-def _configured(text: str, proxy: int, gateway: int, upstream: int) -> str:
-    for documented, port in (
-        (PROXY_PORT, proxy),
-        (GATEWAY_PORT, gateway),
-        (UPSTREAM_PORT, upstream),
-    ):
-        assert documented in text, f"the documented configuration no longer names {documented}"
-        text = text.replace(documented, f"127.0.0.1:{port}")
-    if ":8080" in text:  # Caddy's site address, bound to 127.0.0.1 by the config
-        text = text.replace(":8080", f":{proxy}")
-    return text
-
-
 @dataclass
 class Stack:
     """A proxy in front of the upstream, asking its own gateway."""
@@ -264,13 +250,13 @@ def proxy_process(name: str, proxy: str, gateway: int, upstream: int, logs: Path
         prefix.mkdir()
         conf = prefix / "nginx.conf"
         text = (EXAMPLE / "nginx.conf").read_text()
-        conf.write_text(_configured(text, port, gateway, upstream))
+        conf.write_text(configured(text, port, gateway, upstream))
         argv = [require_binary("nginx"), "-p", str(prefix), "-c", str(conf), "-e", "stderr"]
         return _spawn(name, argv, port, logs)
     home = logs / f"{name}-home"
     home.mkdir()
     conf = home / "Caddyfile"
-    conf.write_text(_configured((EXAMPLE / "Caddyfile").read_text(), port, gateway, upstream))
+    conf.write_text(configured((EXAMPLE / "Caddyfile").read_text(), port, gateway, upstream))
     argv = [require_binary("caddy"), "run", "--config", str(conf), "--adapter", "caddyfile"]
     env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_DATA_HOME": str(home)}
     return _spawn(name, argv, port, logs, env)

@@ -51,13 +51,69 @@ def find_router(*candidates: Any) -> Router | None:
     return None
 
 
+#: How many (type, method, root_path, path) answers a resolver remembers.
+_MEMORY = 2048
+
+
 def template_resolver(router: Router) -> Callable[[Any], str | None]:
-    """A function from an ASGI scope to the template of the route ``router`` dispatches it to."""
+    """A function from an ASGI scope to the template of the route ``router`` dispatches it to.
+
+    When every route below the router is one of Starlette's own kinds without ``Host`` (their
+    ``matches()`` read only the scope's type, method, root path and path), answers are
+    remembered per those four values, in a bounded dictionary emptied whenever the router's
+    route list changes; any other route kind is asked every time.
+    """
 
     def resolve(scope: Any) -> str | None:
         return _dispatched(router.routes, scope, "")
 
-    return resolve
+    if not _memoizable(router.routes):
+        return resolve
+    memory: dict[tuple[Any, ...], str | None] = {}
+    seen_routes = len(router.routes)
+
+    def remembered(scope: Any) -> str | None:
+        nonlocal seen_routes
+        key = (scope["type"], scope.get("method"), scope.get("root_path"), scope["path"])
+        try:
+            return memory[key]
+        except KeyError:
+            pass
+        if len(router.routes) != seen_routes or len(memory) >= _MEMORY:
+            memory.clear()
+            seen_routes = len(router.routes)
+        template = memory[key] = resolve(scope)
+        return template
+
+    return remembered
+
+
+def _memoizable(routes: Iterable[Any]) -> bool:
+    for route in routes:
+        kind = type(route)
+        if isinstance(route, Mount) and kind.matches is Mount.matches:
+            base = getattr(route, "_base_app", None)
+            if not isinstance(base, Router) or not _memoizable(base.routes):
+                return False
+        elif not (
+            (isinstance(route, Route) and kind.matches in _PLAIN_MATCHES)
+            or (isinstance(route, WebSocketRoute) and kind.matches is WebSocketRoute.matches)
+        ):
+            return False
+    return True
+
+
+def _plain_matches() -> frozenset[Any]:
+    known: set[Any] = {Route.matches}
+    try:  # FastAPI's APIRoute adds only child_scope["route"] to Starlette's own matching
+        from fastapi.routing import APIRoute
+    except ImportError:  # pragma: no cover - FastAPI is optional
+        return frozenset(known)
+    known.add(APIRoute.matches)
+    return frozenset(known)
+
+
+_PLAIN_MATCHES = _plain_matches()
 
 
 def _dispatched(routes: Iterable[BaseRoute], scope: Any, prefix: str) -> str | None:

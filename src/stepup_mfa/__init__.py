@@ -32,6 +32,7 @@ from ._core.policy import (
     Rule,
 )
 from ._core.principal import Principal
+from ._core.resource_metadata import ResourceMetadata
 from ._guard import Denial, Guard
 from ._settings import StepUpSettings
 from ._verify.base import TokenVerifier
@@ -99,6 +100,7 @@ __all__ = [
     "PrivateKeyJWT",
     "RequestTooLarge",
     "RequestView",
+    "ResourceMetadata",
     "Rule",
     "StepUpError",
     "StepUpSettings",

@@ -44,6 +44,7 @@ PUBLIC = {
     "PrivateKeyJWT",
     "RequestTooLarge",
     "RequestView",
+    "ResourceMetadata",
     "Rule",
     "StepUpError",
     "StepUpSettings",

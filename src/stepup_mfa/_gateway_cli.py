@@ -16,6 +16,7 @@ from typing import Any
 
 from ._core.errors import ConfigurationError
 from .adapters.gateway import PROTOCOLS, ForwardAuthGateway, IdentityHeaders
+from .routes import RouteTable
 
 SECRET_VARIABLE = "STEPUP_GATEWAY_SECRET"
 _IDENTITY_FIELDS = ("subject", "scopes", "acr", "amr", "auth_time")
@@ -51,6 +52,11 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
         default=[],
         metavar="FIELD=NAME",
         help=f"rename an identity header ({', '.join(_IDENTITY_FIELDS)}); repeatable",
+    )
+    command.add_argument(
+        "--judge-preflights",
+        action="store_true",
+        help="judge CORS preflights like any request (by default they pass without a token)",
     )
     command.add_argument("--realm", default="api", help="realm of the challenges (default api)")
     command.add_argument("--log-level", default="warning", help="uvicorn log level")
@@ -113,9 +119,10 @@ def _build(
         names[field] = name
     settings = StepUpSettings.from_env(env)
     guard = Guard(settings.verifier(), realm=args.realm)
+    routes = RouteTable.from_toml(args.routes, cors_preflight=not args.judge_preflights)
     app = ForwardAuthGateway(
         guard=guard,
-        routes=args.routes,
+        routes=routes,
         protocol=args.protocol,
         identity_headers=IdentityHeaders(**names),
         shared_secret=secret,

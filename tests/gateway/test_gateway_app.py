@@ -265,3 +265,11 @@ def test_GW_5_the_cli_accepts_a_trusted_binding(
 ) -> None:
     app, got = _build(cli(*argv), env)
     assert got == bind and app.protocol == "nginx"
+
+
+@pytest.mark.parametrize(("argv", "passes"), [((), True), (("--judge-preflights",), False)])
+def test_GW_5_cors_preflights_pass_unless_judged(argv: tuple[str, ...], passes: bool) -> None:
+    """A CORS preflight passes without a token, as in the raw middlewares, unless the upstream
+    may answer OPTIONS itself and the deployment says to judge them."""
+    app, _ = _build(cli("--port", "9401", *argv), ENV)
+    assert app.routes.cors_preflight is passes

@@ -7,7 +7,7 @@ authentication is too weak or too old.
 
 from ._core.challenge import Challenge, parse_www_authenticate, render_www_authenticate
 from ._core.credentials import RequestView, TokenMethods
-from ._core.decision import ChallengeSettings, Decision, evaluate
+from ._core.decision import Allowed, ChallengeSettings, Decision, Refused, evaluate
 from ._core.errors import (
     AuthError,
     ConfigurationError,
@@ -72,6 +72,7 @@ __all__ = [
     "REGISTERED_AMR",
     "SECOND_FACTOR_AMR",
     "AcrLadder",
+    "Allowed",
     "AsyncTransport",
     "AuthError",
     "Challenge",
@@ -98,6 +99,7 @@ __all__ = [
     "PolicyWarning",
     "Principal",
     "PrivateKeyJWT",
+    "Refused",
     "RequestTooLarge",
     "RequestView",
     "ResourceMetadata",

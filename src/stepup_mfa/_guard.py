@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._core.credentials import DEFAULT_METHODS, RequestView, TokenMethods, extract_credentials
-from ._core.decision import ChallengeSettings, Decision, check_binding, deny, evaluate
+from ._core.decision import (
+    Allowed,
+    ChallengeSettings,
+    Decision,
+    Refused,
+    check_binding,
+    deny,
+    evaluate,
+)
 from ._core.errors import InvalidRequest, MissingCredentials, StepUpError, VerifierUnavailable
 from ._core.policy import Policy
 from ._core.principal import Principal
@@ -204,7 +212,7 @@ class Guard:
     def _begin(self, request: RequestView, policy: Policy, now: float) -> Decision | str:
         """Everything before the network: anonymous routes, credentials, the verifier's memory."""
         if not policy.authenticated:
-            return self._finish(Decision(allowed=True), request, policy)
+            return self._finish(Allowed(), request, policy)
         if self.require_https and request.scheme.lower() != "https":
             return self._refuse(InvalidRequest(HTTPS_REQUIRED), request, policy)
         lines = request.authorization
@@ -253,14 +261,13 @@ class Guard:
 
     def _finish(self, decision: Decision, request: RequestView, policy: Policy) -> Decision:
         if not decision.allowed and logger.isEnabledFor(logging.INFO):
-            error = decision.error
             logger.info(
                 "refused %s %s: policy=%s status=%d error=%s",
                 _loggable(request.method),
                 _loggable(request.path),
                 policy.name or "-",
                 decision.status,
-                error.code if error is not None else "-",
+                decision.error.code,
             )
         if self.on_decision is not None:
             self.on_decision(request, policy, decision)
@@ -300,18 +307,16 @@ class Guard:
 
     # -- responses ------------------------------------------------------------------------------
 
-    def denial(self, decision: Decision, accept: str | None = None) -> Denial:
+    def denial(self, decision: Refused, accept: str | None = None) -> Denial:
         """The response for a refused ``decision``, shaped once for every adapter."""
         wants_problem = self.problem_details == "always" or (
             self.problem_details == "accept" and accept is not None and PROBLEM_JSON in accept
         )
-        problem = decision.problem_json() if wants_problem else None
-        if problem is not None:
-            content_type, body = PROBLEM_JSON, problem
+        if wants_problem:
+            content_type, body = PROBLEM_JSON, decision.problem_json()
         else:
-            error = decision.error
             content_type = "text/plain; charset=utf-8"
-            body = (error.description if error is not None else "Forbidden").encode()
+            body = decision.error.description.encode()
         headers = (*decision.headers, ("Content-Type", content_type), ("Cache-Control", "no-store"))
         return Denial(decision.status, headers, body)
 

@@ -18,8 +18,10 @@ from stepup_mfa._core.decision import (
     DIFFERENT_LEVEL,
     MORE_RECENT,
     NOT_GRANTED,
+    Allowed,
     ChallengeSettings,
     Decision,
+    Refused,
     check_binding,
     deny,
     evaluate,
@@ -582,7 +584,18 @@ def test_r9457_missing_credentials_body_names_no_error() -> None:
 
 def test_r9457_allowed_decision_has_no_body() -> None:
     decision = evaluate(principal(), CATS, NOW, SETTINGS)
-    assert (decision.problem_details(), decision.problem_json()) == (None, None)
+    assert isinstance(decision, Allowed) and not hasattr(decision, "problem_json")
+
+
+def test_a_refusal_without_an_error_cannot_be_made() -> None:
+    """Decision is Allowed | Refused, and a Refused must say why: no adapter guesses an error."""
+    with pytest.raises(TypeError):
+        Refused(401)  # type: ignore[call-arg]
+
+
+def test_allowed_narrows_the_decision_type() -> None:
+    decision = evaluate(principal(scope="dogs:read"), CATS, NOW, SETTINGS)
+    assert not decision.allowed and isinstance(decision, Refused) and decision.error.code
 
 
 def test_r9457_5_body_carries_only_the_fixed_description() -> None:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from .challenge import ABSOLUTE_URI, Challenge, params_of, render_www_authenticate, sanitize
 from .errors import (
@@ -58,18 +58,31 @@ class ChallengeSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome for one request: allowed (with the principal, if any) or refused.
+class Allowed:
+    """The request may proceed; ``principal`` is who the token speaks for (``None`` on an
+    anonymous route, where no token is looked at)."""
 
-    A refusal carries its ``status``, the ``headers`` to send (``WWW-Authenticate``, and
-    ``Retry-After`` for 503) and the ``error`` that caused it.
+    principal: Principal | None = None
+    allowed: ClassVar[Literal[True]] = True
+    status: ClassVar[int] = 200
+    error: ClassVar[None] = None
+    headers: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The request is refused: its ``status``, the ``error`` that caused it, and the
+    ``headers`` to send (``WWW-Authenticate``; ``Retry-After`` for 503).
+
+    An error is required: a refusal that cannot say why cannot be represented, so no adapter
+    has to guess one.
     """
 
-    allowed: bool
-    principal: Principal | None = None
-    status: int = 200
-    error: StepUpError | None = None
+    status: int
+    error: StepUpError
     headers: tuple[tuple[str, str], ...] = ()
+    allowed: ClassVar[Literal[False]] = False
+    principal: ClassVar[None] = None
 
     @property
     def www_authenticate(self) -> str | None:
@@ -78,13 +91,11 @@ class Decision:
                 return value
         return None
 
-    def problem_details(self) -> dict[str, Any] | None:
-        """An RFC 9457 body that says what the challenge says (R9457-1..5), or ``None`` if allowed.
+    def problem_details(self) -> dict[str, Any]:
+        """An RFC 9457 body that says what the challenge says (R9457-1..5).
 
         ``detail`` is the library's fixed description: no token, key id or upstream text.
         """
-        if self.allowed or self.error is None:
-            return None
         error = self.error
         body: dict[str, Any] = {
             "type": "about:blank",
@@ -101,12 +112,15 @@ class Decision:
             body["error"] = error.code
         return body
 
-    def problem_json(self) -> bytes | None:
-        body = self.problem_details()
-        return None if body is None else json.dumps(body).encode()
+    def problem_json(self) -> bytes:
+        return json.dumps(self.problem_details()).encode()
 
 
-ALLOW_ANONYMOUS = Decision(allowed=True)
+#: The outcome for one request: :class:`Allowed` or :class:`Refused` (``decision.allowed``
+#: tells them apart, and narrows the type).
+Decision = Allowed | Refused
+
+ALLOW_ANONYMOUS = Allowed()
 
 
 def evaluate(
@@ -117,12 +131,12 @@ def evaluate(
 ) -> Decision:
     """Decide whether ``principal`` (``None``: no credentials) may use a route with ``policy``."""
     if not policy.authenticated:
-        return Decision(allowed=True, principal=principal)
+        return Allowed(principal)
     if principal is None:
         return deny(MissingCredentials(), settings)
     error = unmet_requirements(principal, policy, now)
     if error is None:
-        return Decision(allowed=True, principal=principal)
+        return Allowed(principal)
     return deny(error, settings)
 
 
@@ -185,7 +199,7 @@ def check_binding(principal: Principal) -> None:
         raise InvalidToken("Certificate binding mismatch")
 
 
-def deny(error: StepUpError, settings: ChallengeSettings = ChallengeSettings()) -> Decision:
+def deny(error: StepUpError, settings: ChallengeSettings = ChallengeSettings()) -> Refused:
     """The refusal for ``error``: its status and the headers that explain it."""
     if isinstance(error, AuthError):
         headers: tuple[tuple[str, str], ...] = (
@@ -195,7 +209,7 @@ def deny(error: StepUpError, settings: ChallengeSettings = ChallengeSettings()) 
         headers = (("Retry-After", str(error.retry_after)),)
     else:
         headers = ()
-    return Decision(allowed=False, status=error.status, error=error, headers=headers)
+    return Refused(error.status, error, headers)
 
 
 def challenge_for(error: AuthError, settings: ChallengeSettings) -> Challenge:

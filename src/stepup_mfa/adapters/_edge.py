@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core.credentials import RequestView
-from .._core.decision import Decision, deny
+from .._core.decision import Refused, deny
 from .._core.errors import ConfigurationError, InvalidRequest, StepUpError
 from .._core.paths import NON_CANONICAL_PATH, non_canonical_reason
 from .._core.policy import Policy
@@ -112,18 +112,18 @@ def raw_policy(
     return table.policy_for(method, path, preflight=preflight)
 
 
-def refuse(guard: Guard, error: StepUpError) -> Decision:
+def refuse(guard: Guard, error: StepUpError) -> Refused:
     """A refusal the adapter decides before the Guard is asked (a non-canonical path, a body
     too large), rendered with the Guard's challenge settings like every other refusal."""
     return deny(error, guard.settings)
 
 
-def non_canonical(guard: Guard) -> Decision:
+def non_canonical(guard: Guard) -> Refused:
     """BIND-3: the refusal of a path a raw app's router could read differently."""
     return refuse(guard, InvalidRequest(NON_CANONICAL_PATH))
 
 
-def refusal_for(guard: Guard, decision: Decision, accept: str | None, method: str) -> Denial:
+def refusal_for(guard: Guard, decision: Refused, accept: str | None, method: str) -> Denial:
     """The response for a refused ``decision``; a ``HEAD`` refusal carries no body (RFC 9110
     §9.3.2), so a keep-alive connection is not garbled by bytes the client never reads."""
     denial = guard.denial(decision, accept)

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .._core.credentials import MAX_FORM_BODY, body_may_carry_token
-from .._core.decision import Decision
+from .._core.decision import Decision, Refused
 from .._core.errors import ConfigurationError, RequestTooLarge
 from .._core.policy import Policy
 from .._core.principal import Principal
@@ -155,18 +155,17 @@ async def send_denial(send: Send, denial: Denial) -> None:
     await send({"type": "http.response.body", "body": denial.body})
 
 
-async def close_websocket(send: Send, decision: Decision) -> None:
+async def close_websocket(send: Send, decision: Refused) -> None:
     """Refuse a websocket: close code 1008 with the error code as reason.
 
     The reason names only the library's error code (the same token the ``WWW-Authenticate``
     challenge would carry), never anything from the token.
     """
-    error = decision.error
-    reason = error.code if error is not None else ""
+    reason = decision.error.code
     await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": reason})
 
 
-async def answer_refusal(guard: Guard, scope: Scope, send: Send, decision: Decision) -> None:
+async def answer_refusal(guard: Guard, scope: Scope, send: Send, decision: Refused) -> None:
     """Send a refusal the way the connection understands it: HTTP response or websocket close."""
     if scope["type"] == "websocket":
         await close_websocket(send, decision)

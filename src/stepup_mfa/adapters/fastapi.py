@@ -161,10 +161,7 @@ class StepUp:
             if decision.allowed:
                 return decision.principal
             if isinstance(connection, WebSocket):  # RFC 6455 §7.4.1: 1008, policy violation
-                error = decision.error
-                raise WebSocketException(
-                    WS_POLICY_VIOLATION, error.code if error is not None else None
-                )
+                raise WebSocketException(WS_POLICY_VIOLATION, decision.error.code)
             accept = connection.headers.get("accept")
             raise StepUpDenied(decision, guard.denial(decision, accept))
 

@@ -52,7 +52,7 @@ from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from .._core.credentials import RequestView
-from .._core.decision import Decision
+from .._core.decision import Decision, Refused
 from .._core.errors import ConfigurationError, StepUpError
 from .._core.policy import Policy
 from .._core.principal import Principal
@@ -83,9 +83,8 @@ class StepUpDenied(HTTPException):
     """A refused request. ``decision`` says why; ``denial`` is the response the Guard shaped
     (negotiated against the request's ``Accept`` when raised)."""
 
-    def __init__(self, decision: Decision, denial: Denial) -> None:
-        error = decision.error
-        super().__init__(description=error.description if error is not None else None)
+    def __init__(self, decision: Refused, denial: Denial) -> None:
+        super().__init__(description=decision.error.description)
         if self.code is None:
             self.code = denial.status
         self.decision = decision

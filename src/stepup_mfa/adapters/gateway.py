@@ -299,14 +299,15 @@ class ForwardAuthGateway:
                 "forward-auth request does not name the original request (protocol %s)",
                 self.protocol,
             )
-            decision = refuse(guard, InvalidRequest(NOT_FORWARDED))
-            await send_denial(send, refusal_for(guard, decision, accept, "GET"))
+            refused = refuse(guard, InvalidRequest(NOT_FORWARDED))
+            await send_denial(send, refusal_for(guard, refused, accept, "GET"))
             return
         method = original.method
         preflight = is_preflight(
             method, b"origin" in headers, b"access-control-request-method" in headers
         )
         policy = raw_policy(self.routes, method, original.path, original.raw_path, preflight)
+        decision: Decision
         if policy is None:
             decision = non_canonical(guard)
         else:

@@ -36,7 +36,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from .._core.decision import Decision
+from .._core.decision import Decision, Refused
 from .._core.errors import RequestTooLarge
 from .._core.policy import Policy
 from .._core.principal import Principal
@@ -60,11 +60,10 @@ class StepUpDenied(HTTPException):
     """A refused request, as an exception: carries the :class:`Decision` and the Guard's
     ready-made :class:`Denial` (negotiated against the request's ``Accept`` when raised)."""
 
-    def __init__(self, decision: Decision, denial: Denial) -> None:
-        error = decision.error
+    def __init__(self, decision: Refused, denial: Denial) -> None:
         super().__init__(
             denial.status,
-            detail=error.description if error is not None else None,
+            detail=decision.error.description,
             headers={name: value for name, value in denial.headers if name != "Content-Type"},
         )
         self.decision = decision

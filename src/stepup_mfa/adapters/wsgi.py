@@ -35,6 +35,7 @@ from werkzeug.routing import Map, MapAdapter, RequestRedirect
 from werkzeug.wsgi import get_input_stream
 
 from .._core.credentials import body_may_carry_token
+from .._core.decision import Decision
 from .._core.errors import ConfigurationError, InvalidRequest, RequestTooLarge, StepUpError
 from .._core.policy import Policy
 from .._core.principal import Principal
@@ -210,6 +211,7 @@ class StepUpWSGIMiddleware:
         )
         guard = self.guard
         policy = policy_of(environ, method, preflight)
+        decision: Decision
         if policy is None:
             decision = non_canonical(guard)
         else:

@@ -8,13 +8,13 @@ read in the process list).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from ._core.errors import ConfigurationError
+from ._verify.discovery import is_loopback_host
 from .adapters.gateway import PROTOCOLS, ForwardAuthGateway, IdentityHeaders
 from .routes import RouteTable
 
@@ -96,7 +96,7 @@ def _build(
     else:
         if args.port is None:
             raise ConfigurationError("--port is required (or --uds)")
-        if not _is_loopback(args.host):
+        if not is_loopback_host(args.host):
             if not args.allow_non_loopback:
                 raise ConfigurationError(
                     f"{args.host} is not a loopback address: anyone who can reach the gateway "
@@ -130,12 +130,3 @@ def _build(
         envoy_prefix=args.envoy_prefix,
     )
     return app, bind
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -214,6 +214,8 @@ class World:
     upstream: Process
     stacks: dict[str, Stack] = field(default_factory=dict)
     down: dict[str, Stack] = field(default_factory=dict)
+    #: proxies whose gateway nobody runs: the gateway itself is down
+    orphans: dict[str, Process] = field(default_factory=dict)
     gateways: dict[str, Process] = field(default_factory=dict)
     routes: Path = Path()
     dead_issuer: str = ""
@@ -224,6 +226,7 @@ class World:
             yield stack.gateway
             yield stack.server
         yield from self.gateways.values()
+        yield from self.orphans.values()
 
 
 def gateway_process(
@@ -295,6 +298,9 @@ def world(issuer: FakeIssuer, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 gateway = gateway_process(f"gateway-{tag}", proxy, trusted, routes, logs)
                 server = proxy_process(tag, proxy, gateway.port, upstream_port, logs)
                 table[proxy] = Stack(proxy, gateway, server)
+            world.orphans[proxy] = proxy_process(
+                f"{proxy}-orphan", proxy, free_port(), upstream_port, logs
+            )
         world.gateways["traefik"] = gateway_process(
             "gateway-traefik", "traefik", issuer.issuer, routes, logs
         )

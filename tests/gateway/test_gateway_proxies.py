@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from gateway_stack import PROXIES, Reference, Response, World, bearer
+from gateway_stack import PROXIES, Reference, Response, World, bearer, request
 
 from stepup_mfa.testing import MFA_ACR, PASSWORD_ACR
 from stepup_mfa.testing.assertions import (
@@ -161,3 +161,14 @@ def test_GW_6_client_sent_identity_headers_never_reach_the_upstream(
         assert set(identity.values()) == {None}
     else:
         assert identity["sub"] == "user-1" and identity["acr"] == PASSWORD_ACR
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_GW_7_an_unreachable_gateway_fails_closed(proxy: str, world: World) -> None:
+    """GW-7: with the gateway itself down, the proxy refuses every page, the anonymous one
+    included (nginx: 503, mapped from the subrequest's 502; Caddy: its own 502)."""
+    port = world.orphans[proxy].port
+    for target in ("/catsdogs/", "/catsdogs/cats/"):
+        got = request(port, target, bearer(world.issuer.tokens.mfa_token()))
+        assert got.handler is None, got
+        assert got.status == (503 if proxy == "nginx" else 502), got

@@ -12,8 +12,20 @@ path, and the allowed headers (``Host``, ``Method``, ``Path``, ``Content-Length`
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import httpx
 import pytest
-from gateway_stack import ENVOY_PREFIX, REALM, Response, World, bearer, request
+from gateway_stack import (
+    ENVOY_PREFIX,
+    REALM,
+    Response,
+    World,
+    bearer,
+    gateway_process,
+    request,
+)
 
 from stepup_mfa.testing import MFA_ACR
 from stepup_mfa.testing.assertions import assert_invalid_request, assert_step_up
@@ -145,3 +157,32 @@ def test_GW_4_the_protocol_is_configured_never_sniffed(
     ).port
     got = request(port, "/auth", headers)
     assert_invalid_request(got.status, got.header("WWW-Authenticate"))
+
+
+def test_GW_5_the_gateway_serves_a_unix_socket(world: World, tmp_path: Path) -> None:
+    """GW-5: ``--uds``: only processes that can open the socket file can ask the gateway."""
+    socket_path = tmp_path / "gateway.sock"
+    gateway = gateway_process(
+        "gateway-uds",
+        "nginx",
+        world.issuer.issuer,
+        world.routes,
+        tmp_path,
+        "--uds",
+        str(socket_path),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not socket_path.exists() and time.monotonic() < deadline:
+            gateway.check()
+            time.sleep(0.05)
+        transport = httpx.HTTPTransport(uds=str(socket_path))
+        with httpx.Client(transport=transport, base_url="http://gateway") as client:
+            original = {"X-Original-Method": "GET", "X-Original-URI": "/catsdogs/cats/"}
+            token = world.issuer.tokens.mfa_token()
+            allowed = client.get("/auth", headers={**original, **bearer(token)})
+            refused = client.get("/auth", headers=original)
+        assert allowed.status_code == 200 and allowed.headers["x-auth-subject"] == "user-1"
+        assert refused.status_code == 401
+    finally:
+        gateway.stop()

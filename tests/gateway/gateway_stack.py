@@ -218,7 +218,8 @@ class World:
     orphans: dict[str, Process] = field(default_factory=dict)
     gateways: dict[str, Process] = field(default_factory=dict)
     routes: Path = Path()
-    dead_issuer: str = ""
+    dead_issuer: str = ""  # an issuer nobody answers for: an outage
+    dead_gateway: int = 0  # a gateway port nobody answers on
 
     def processes(self) -> Iterator[Process]:
         yield self.upstream
@@ -272,51 +273,91 @@ def issuer() -> Iterator[FakeIssuer]:
         yield running
 
 
+def reserved_port() -> tuple[socket.socket, int]:
+    """A port bound but never listened on, kept for the session: connecting to it is refused,
+    and no other process can take it (an issuer or a gateway that is down)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    return sock, port
+
+
+def _start_world(issuer: FakeIssuer, logs: Path, world: World) -> None:
+    routes = world.routes
+    upstream_port = world.upstream.port
+    for proxy in ("nginx", "caddy"):
+        for table, trusted in ((world.stacks, issuer.issuer), (world.down, world.dead_issuer)):
+            tag = proxy if table is world.stacks else f"{proxy}-down"
+            gateway = gateway_process(f"gateway-{tag}", proxy, trusted, routes, logs)
+            server = proxy_process(tag, proxy, gateway.port, upstream_port, logs)
+            table[proxy] = Stack(proxy, gateway, server)
+        world.orphans[proxy] = proxy_process(
+            f"{proxy}-orphan", proxy, world.dead_gateway, upstream_port, logs
+        )
+    world.gateways["traefik"] = gateway_process(
+        "gateway-traefik", "traefik", issuer.issuer, routes, logs
+    )
+    world.gateways["envoy"] = gateway_process(
+        "gateway-envoy", "envoy", issuer.issuer, routes, logs, "--envoy-prefix", ENVOY_PREFIX
+    )
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    for process in world.processes():
+        _wait(process, deadline)
+
+
+def _stop(world: World) -> None:
+    processes = list(world.processes())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.stop()
+
+
 @pytest.fixture(scope="session")
 def world(issuer: FakeIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     for binary in ("nginx", "caddy"):
         require_binary(binary)
-    logs = tmp_path_factory.mktemp("gateway")
-    routes = logs / "policies.toml"
-    routes.write_text((EXAMPLE / "policies.toml").read_text() + ADMIN_ROUTE)
-    dead_issuer = f"http://127.0.0.1:{free_port()}"  # nothing listens there: an outage
-    upstream_port = free_port()
-    upstream = _spawn(
-        "upstream",
-        [
-            *(sys.executable, "-m", "uvicorn", "--app-dir", str(EXAMPLE), "upstream:app"),
-            *("--host", "127.0.0.1", "--port", str(upstream_port), "--log-level", "warning"),
-        ],
-        upstream_port,
-        logs,
-    )
-    world = World(issuer, upstream, routes=routes, dead_issuer=dead_issuer)
+    issuer_socket, dead_issuer_port = reserved_port()
+    gateway_socket, dead_gateway = reserved_port()
+    world: World | None = None
     try:
-        for proxy in ("nginx", "caddy"):
-            for table, trusted in ((world.stacks, issuer.issuer), (world.down, dead_issuer)):
-                tag = proxy if table is world.stacks else f"{proxy}-down"
-                gateway = gateway_process(f"gateway-{tag}", proxy, trusted, routes, logs)
-                server = proxy_process(tag, proxy, gateway.port, upstream_port, logs)
-                table[proxy] = Stack(proxy, gateway, server)
-            world.orphans[proxy] = proxy_process(
-                f"{proxy}-orphan", proxy, free_port(), upstream_port, logs
+        for attempt in (1, 2):  # a free port taken between choosing and binding it: once more
+            logs = tmp_path_factory.mktemp("gateway")
+            routes = logs / "policies.toml"
+            routes.write_text((EXAMPLE / "policies.toml").read_text() + ADMIN_ROUTE)
+            upstream_port = free_port()
+            upstream = _spawn(
+                "upstream",
+                [
+                    *(sys.executable, "-m", "uvicorn", "--app-dir", str(EXAMPLE), "upstream:app"),
+                    *("--host", "127.0.0.1", "--port", str(upstream_port)),
+                    *("--log-level", "warning"),
+                ],
+                upstream_port,
+                logs,
             )
-        world.gateways["traefik"] = gateway_process(
-            "gateway-traefik", "traefik", issuer.issuer, routes, logs
-        )
-        world.gateways["envoy"] = gateway_process(
-            "gateway-envoy", "envoy", issuer.issuer, routes, logs, "--envoy-prefix", ENVOY_PREFIX
-        )
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        for process in world.processes():
-            _wait(process, deadline)
+            world = World(
+                issuer,
+                upstream,
+                routes=routes,
+                dead_issuer=f"http://127.0.0.1:{dead_issuer_port}",
+                dead_gateway=dead_gateway,
+            )
+            try:
+                _start_world(issuer, logs, world)
+                break
+            except RuntimeError as error:
+                _stop(world)
+                world = None
+                if attempt == 2 or "in use" not in str(error):
+                    raise
+        assert world is not None
         yield world
     finally:
-        processes = list(world.processes())
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.stop()
+        if world is not None:
+            _stop(world)
+        issuer_socket.close()
+        gateway_socket.close()
 
 
 @dataclass

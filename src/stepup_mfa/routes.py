@@ -258,11 +258,12 @@ class RouteTable:
         run the route's handler (``None``: every method). An entry names a route by its key; an
         entry written without convertors (``/users/{id}/``) also names a route that differs only
         in them (``/users/<int:id>/``) when exactly one route has that shape.
-        ``same_handler`` lists groups of keys whose routes run one and the same handler: they
-        must meet one policy, or the handler would run under the weaker one.
+        ``same_handler`` lists groups of keys whose routes run one and the same handler: if some
+        are listed, all must be (a forgotten second route would run the handler under the
+        default policy); routes listed with different policies are a deliberate choice.
 
         An entry that names no route or a method its route does not answer, and a handler
-        listed under different policies, are errors (BIND-5): a typo (``/catz/``, ``POTS``)
+        listed under some of its routes only, are errors (BIND-5): a typo (``/catz/``, ``POTS``)
         must not leave a route to the default policy. Called by the route-aware middlewares at
         start-up.
         """
@@ -290,11 +291,12 @@ class RouteTable:
                 by_served[target] = self._by_key[entry.key]
         for group in same_handler:
             keys = sorted(set(group))
-            listed = [dict(by_served.get(key, {})) for key in keys]
-            if any(policies != listed[0] for policies in listed):
+            unlisted = [key for key in keys if key not in by_served]
+            if unlisted and len(unlisted) < len(keys):
                 problems.append(
-                    f"the routes {', '.join(keys)} run one handler but are listed with different "
-                    "policies (an unlisted one gets the default); list them alike"
+                    f"the routes {', '.join(keys)} run one handler, but {', '.join(unlisted)} "
+                    "is not listed and would run it under the default policy; list every route "
+                    "of the handler"
                 )
         if problems:
             routes = ", ".join(sorted(served)) or "none"
@@ -324,13 +326,7 @@ class RouteTable:
         the file's routes may then name. See ``docs/policies.md`` for the file format.
         """
         name = os.fspath(path)
-        try:
-            with open(name, "rb") as file:
-                data = tomllib.load(file)
-        except OSError as error:
-            raise ConfigurationError(f"{name}: cannot read the route table ({error})") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigurationError(f"{name}: invalid TOML: {error}") from None
+        data = read_toml(name, "the route table")
         return cls.from_dict(data, source=name, policies=policies, cors_preflight=cors_preflight)
 
     @classmethod
@@ -346,23 +342,10 @@ class RouteTable:
         unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
         if unknown:
             raise ConfigurationError(f"{source}: unknown top-level keys {unknown}")
-        named: dict[str, Policy] = {**_BUILTIN_POLICIES, **(policies or {})}
-        raw_policies = data.get("policies", {})
-        if not isinstance(raw_policies, Mapping):
-            raise ConfigurationError(f"{source}: [policies] must be a table")
-        for policy_name, spec in raw_policies.items():
-            where = f"{source}: [policies.{policy_name}]"
-            if policy_name in named:
-                raise ConfigurationError(f"{where}: the name {policy_name!r} is already defined")
-            named[policy_name] = _policy(policy_name, spec, where)
+        named = named_policies(data, source, policies)
 
         def lookup(policy_name: object, where: str) -> Policy:
-            if not isinstance(policy_name, str) or policy_name not in named:
-                known = ", ".join(sorted(named))
-                raise ConfigurationError(
-                    f"{where}: unknown policy {policy_name!r} (known: {known})"
-                )
-            return named[policy_name]
+            return named_policy(named, policy_name, where)
 
         default = lookup(data.get("default", "authenticated"), f"{source}: default")
         extra_methods = data.get("extra_methods", [])
@@ -417,6 +400,42 @@ class RouteTable:
                 stacklevel=3,
             )
         return table
+
+
+def read_toml(name: str, what: str) -> dict[str, Any]:
+    """A policy file's TOML, or a ConfigurationError naming the file (``what`` it should be)."""
+    try:
+        with open(name, "rb") as file:
+            return tomllib.load(file)
+    except OSError as error:
+        raise ConfigurationError(f"{name}: cannot read {what} ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"{name}: invalid TOML: {error}") from None
+
+
+def named_policies(
+    data: Mapping[str, Any], source: str, policies: Mapping[str, Policy] | None = None
+) -> dict[str, Policy]:
+    """The policies a policy file may name: the built-in ones, ``policies`` given in Python, and
+    its ``[policies.NAME]`` tables (shared by the route table and the MCP tool table)."""
+    named: dict[str, Policy] = {**_BUILTIN_POLICIES, **(policies or {})}
+    raw_policies = data.get("policies", {})
+    if not isinstance(raw_policies, Mapping):
+        raise ConfigurationError(f"{source}: [policies] must be a table")
+    for policy_name, spec in raw_policies.items():
+        where = f"{source}: [policies.{policy_name}]"
+        if policy_name in named:
+            raise ConfigurationError(f"{where}: the name {policy_name!r} is already defined")
+        named[policy_name] = _policy(policy_name, spec, where)
+    return named
+
+
+def named_policy(named: Mapping[str, Policy], policy_name: object, where: str) -> Policy:
+    """The policy ``policy_name`` names, or a ConfigurationError listing the known names."""
+    if not isinstance(policy_name, str) or policy_name not in named:
+        known = ", ".join(sorted(named))
+        raise ConfigurationError(f"{where}: unknown policy {policy_name!r} (known: {known})")
+    return named[policy_name]
 
 
 class RouteBinding:

@@ -672,3 +672,17 @@ def test_bind_9_a_large_form_on_an_anonymous_route_is_not_read(make_guard: MakeG
     )
     response = TestClient(app).post("/comments/", content=b"a=" * 1000, headers=FORM)
     assert (response.status_code, response.text) == (200, "2000")
+
+
+def test_bind_5_one_handler_under_routes_listed_with_different_policies_is_allowed(
+    guard: Guard, tokens: TokenFactory
+) -> None:
+    """A generic handler behind two routes with two deliberate policies: each route its own."""
+    table = RouteTable([Route("GET", "/public/", ANONYMOUS), Route("GET", "/private/", MFA)])
+    shared = handler("shared")
+    app = Starlette(
+        routes=[StarletteRoute("/public/", shared), StarletteRoute("/private/", shared)],
+        middleware=[Middleware(StepUpMiddleware, guard=guard, routes=table)],
+    )
+    client = TestClient(app)
+    assert (client.get("/public/").status_code, client.get("/private/").status_code) == (200, 401)

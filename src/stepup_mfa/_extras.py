@@ -16,6 +16,7 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     "starlette": frozenset({"starlette", "anyio"}),
     "fastapi": frozenset({"fastapi", "starlette", "anyio", "pydantic"}),
     "redis": frozenset({"redis"}),
+    "mcp": frozenset({"mcp", "mcp_types", "httpx2", "starlette", "anyio", "pydantic"}),
     "devidp": frozenset({"authlib", "pyotp", "flask", "werkzeug", "segno"}),
     "demo": frozenset({"authlib", "pyotp", "flask", "werkzeug", "segno", "starlette", "uvicorn"}),
 }

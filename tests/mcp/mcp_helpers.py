@@ -38,3 +38,15 @@ class ServerThread:
         self.server.should_exit = True
         self.thread.join(10)
         self.sock.close()
+
+
+class OneShotAsyncTransport:
+    """An async transport with a client per request: nothing outlives the server's loop."""
+
+    async def send(self, request: Any) -> Any:
+        import httpx
+
+        from stepup_mfa._verify.transports import AsyncHttpxTransport
+
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            return await AsyncHttpxTransport(client).send(request)

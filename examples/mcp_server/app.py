@@ -19,9 +19,8 @@ from typing import Any
 import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 
-from stepup_mfa import Guard, Principal, ResourceMetadata, StepUpSettings
-from stepup_mfa.adapters._edge import principal_in
-from stepup_mfa.integrations.mcp import McpPolicyTable, McpStepUpMiddleware
+from stepup_mfa import Guard, ResourceMetadata, StepUpSettings
+from stepup_mfa.integrations.mcp import McpPolicyTable, McpStepUpMiddleware, principal_of
 
 POLICY_FILE = Path(__file__).with_name("policies.toml")
 
@@ -40,8 +39,7 @@ PAYEES = ["alice", "bob"]
 
 
 def _who(ctx: Context) -> str:
-    request: Any = ctx.request_context.request
-    principal: Principal | None = principal_in(request.scope) if request is not None else None
+    principal = principal_of(ctx)  # who the middleware admitted this call for
     return (principal.subject if principal is not None else None) or "unknown"
 
 

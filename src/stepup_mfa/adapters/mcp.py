@@ -60,7 +60,7 @@ from .._core.resource_metadata import ResourceMetadata
 from .._guard import Guard
 from .._verify.strict_json import MalformedJSON, loads_strict_json
 from ..routes import named_policies, named_policy, read_toml
-from ._edge import asgi_view, non_canonical, refuse
+from ._edge import asgi_view, non_canonical, principal_in, refuse
 from .asgi import (
     ASGIApp,
     ClientDisconnected,
@@ -82,6 +82,7 @@ __all__ = [
     "McpStepUpAuth",
     "McpStepUpMiddleware",
     "StepUpTokenVerifier",
+    "principal_of",
 ]
 
 #: The largest JSON-RPC body read to find the tool (1 MiB); a larger one is refused with 413.
@@ -522,6 +523,14 @@ class McpStepUpMiddleware:
                 break
             decision = await self.guard.acheck(view, each)
         return decision
+
+
+def principal_of(ctx: Any) -> Principal | None:
+    """The principal :class:`McpStepUpMiddleware` admitted the current call with, from a tool's
+    ``ctx: Context`` (``None`` outside an HTTP request, or when nothing was admitted)."""
+    request = getattr(ctx.request_context, "request", None)
+    scope = getattr(request, "scope", None)
+    return principal_in(scope) if isinstance(scope, Mapping) else None
 
 
 # -- the SDK's TokenVerifier --------------------------------------------------------------------

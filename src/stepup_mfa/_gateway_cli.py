@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError:  # pragma: no cover - depends on the installed extras
-        print("stepup-mfa gateway needs uvicorn: pip install uvicorn", file=sys.stderr)
+        from ._extras import hint
+
+        print(hint("stepup-mfa gateway", "demo", "uvicorn"), file=sys.stderr)
         return 2
     uvicorn.run(
         app,

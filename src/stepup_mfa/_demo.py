@@ -206,6 +206,10 @@ def run_demo(
 
     narrator = Narrator(out)
     try:
+        if app == "mcp":  # an MCP server and the SDK's client (issue 15): its own walkthrough
+            from ._demo_mcp import run_mcp_demo
+
+            return run_mcp_demo(narrator, max_age, token_mode)
         example = find_example(app)
         with DevIdP(port=0) as idp:
             narrator.say(f"Authorization server (stepup-mfa dev-idp): {idp.issuer}")

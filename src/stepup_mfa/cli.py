@@ -74,7 +74,7 @@ def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "re-authentication. Exits 0 only when every step answers as expected."
         ),
     )
-    command.add_argument("--app", choices=("starlette", "flask"), default="starlette")
+    command.add_argument("--app", choices=("starlette", "flask", "mcp"), default="starlette")
     command.add_argument(
         "--max-age", type=int, default=10, help="MFA window of /cats/ in seconds (default 10)"
     )
@@ -101,6 +101,11 @@ def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _run_demo(args: argparse.Namespace) -> int:
     if not _extra_installed("demo", "stepup-mfa demo"):
+        return 2
+    if args.app == "mcp" and (args.serve or args.gateway):
+        print("stepup-mfa demo: --app mcp takes neither --serve nor --gateway", file=sys.stderr)
+        return 2
+    if args.app == "mcp" and not _extra_installed("mcp", "stepup-mfa demo --app mcp"):
         return 2
     from ._demo import run_demo
 

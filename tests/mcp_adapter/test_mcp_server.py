@@ -13,10 +13,10 @@ import anyio
 import httpx
 import httpx2
 import pytest
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_helpers import ServerThread
 
-from mcp import Client
 from stepup_mfa import Guard, StepUpSettings, parse_www_authenticate
 from stepup_mfa.integrations.mcp import McpStepUpAuth, StepUpNeeded
 from stepup_mfa.testing import MFA_ACR, FakeIssuer

@@ -11,13 +11,13 @@ import anyio
 import httpx
 import httpx2
 import pytest
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp_helpers import OneShotAsyncTransport, ServerThread
 
-from mcp import Client
 from stepup_mfa import (
     ANONYMOUS,
     AUTHENTICATED,

@@ -241,7 +241,7 @@ def test_MCP_5_a_batch_is_judged_by_its_strictest_member(
 
 def test_MCP_6_a_body_over_the_bound_is_413(bank: ServerThread, mcp_issuer: FakeIssuer) -> None:
     call_ = _tool_call("get_balance")
-    call_["params"]["arguments"] = {"padding": "x" * (1 << 20)}
+    call_["params"]["arguments"] = {"padding": "x" * (4 << 20)}  # past the SDK's 4 MiB too
     answer = _raw_post(bank, call_, mcp_issuer.tokens.password_token())
     assert answer.status_code == 413
 
@@ -298,4 +298,9 @@ def test_MCP_9_unknown_tool_names_stop_the_server_at_start_up(
     from starlette.testclient import TestClient
 
     with pytest.raises(ConfigurationError, match="does not offer"), TestClient(app):
+        pass
+    wrong_path = McpStepUpMiddleware(
+        server.streamable_http_app(), guard=guard, policies=McpPolicyTable(), path="/rpc"
+    )
+    with pytest.raises(ConfigurationError, match="no route at path='/rpc'"), TestClient(wrong_path):
         pass

@@ -85,8 +85,9 @@ __all__ = [
     "principal_of",
 ]
 
-#: The largest JSON-RPC body read to find the tool (1 MiB); a larger one is refused with 413.
-DEFAULT_MAX_BODY = 1 << 20
+#: The largest JSON-RPC body read to find the tool (4 MiB, the SDK's own limit); a larger one is
+#: refused with 413.
+DEFAULT_MAX_BODY = 4 << 20
 #: The methods that name what they act on, and the ``params`` member holding the name (the value
 #: the client mirrors in ``Mcp-Name``).
 NAME_BEARING = {"tools/call": "name", "resources/read": "uri", "prompts/get": "name"}
@@ -385,8 +386,9 @@ class McpStepUpMiddleware:
     the table's default. ``metadata`` serves the RFC 9728 document at its well-known path, and
     must be the one the Guard's challenges name (``Guard(resource_metadata=metadata.url)``).
     ``server`` (an ``MCPServer``) has the table checked against its tools, resources and prompts
-    at lifespan start-up (or the first request). An admitted request carries its principal in
-    ``scope["stepup_mfa.principal"]`` and ``scope["state"]["principal"]``.
+    at lifespan start-up (or the first request); so is ``path`` against the routes of a
+    Starlette app (the SDK's), since a body is judged only there. An admitted request carries its
+    principal in ``scope["stepup_mfa.principal"]`` and ``scope["state"]["principal"]``.
     """
 
     __slots__ = (
@@ -439,12 +441,23 @@ class McpStepUpMiddleware:
         self.max_body = max_body
         self.server = server
         self._metadata_app = ResourceMetadataApp(metadata) if metadata is not None else None
-        self._checked = server is None
+        self._checked = False
 
     async def _check(self) -> None:
-        if not self._checked and self.server is not None:
+        if self._checked:
+            return
+        routes = getattr(self.app, "routes", None)
+        if isinstance(routes, list) and self.path not in set(_route_paths(routes)):
+            # The body is judged only at ``path``: an endpoint served elsewhere would run every
+            # tool under the default policy.
+            raise ConfigurationError(
+                f"McpStepUpMiddleware: the app serves no route at path={self.path!r} (its "
+                f"routes: {', '.join(sorted(_route_paths(routes))) or 'none'}); pass the SDK's "
+                "streamable_http_path"
+            )
+        if self.server is not None:
             await self.policies.check_server(self.server)
-            self._checked = True
+        self._checked = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -469,7 +482,7 @@ class McpStepUpMiddleware:
         if non_canonical_reason(path, raw.decode("latin-1") if isinstance(raw, bytes) else None):
             await answer_refusal(guard, scope, send, non_canonical(guard))
             return
-        if kind == "http" and path == self.path and scope.get("method") == "POST":
+        if kind == "http" and path == self.path and scope.get("method", "").upper() == "POST":
             try:
                 body, receive = await read_body(receive, self.max_body)
             except ClientDisconnected:
@@ -523,6 +536,21 @@ class McpStepUpMiddleware:
                 break
             decision = await self.guard.acheck(view, each)
         return decision
+
+
+def _route_paths(routes: list[Any], prefix: str = "", depth: int = 0) -> list[str]:
+    """The full paths of a Starlette app's routes, through ``Mount`` (and nested routers)."""
+    paths: list[str] = []
+    for route in routes:
+        path = getattr(route, "path", None)
+        if not isinstance(path, str):
+            continue
+        inner = getattr(route, "routes", None)
+        if isinstance(inner, list) and inner and depth < 8:
+            paths += _route_paths(inner, prefix + path, depth + 1)
+        else:
+            paths.append(prefix + path)
+    return paths
 
 
 def principal_of(ctx: Any) -> Principal | None:

@@ -17,6 +17,7 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     "fastapi": frozenset({"fastapi", "starlette", "anyio", "pydantic"}),
     "redis": frozenset({"redis"}),
     "mcp": frozenset({"mcp", "mcp_types", "httpx2", "starlette", "anyio", "pydantic"}),
+    "fastmcp": frozenset({"fastmcp", "mcp", "mcp_types", "httpx2", "starlette", "pydantic"}),
     "devidp": frozenset({"authlib", "pyotp", "flask", "werkzeug", "segno"}),
     "demo": frozenset({"authlib", "pyotp", "flask", "werkzeug", "segno", "starlette", "uvicorn"}),
 }

@@ -54,7 +54,7 @@ from .._core.credentials import RequestView
 from .._core.decision import Decision
 from .._core.errors import ConfigurationError, InvalidRequest, PolicyWarning, RequestTooLarge
 from .._core.paths import non_canonical_reason
-from .._core.policy import ANONYMOUS, AUTHENTICATED, Policy
+from .._core.policy import AUTHENTICATED, Policy
 from .._core.principal import Principal
 from .._core.resource_metadata import ResourceMetadata
 from .._guard import Guard
@@ -581,25 +581,38 @@ class StepUpTokenVerifier:
     def __init__(
         self, guard: Guard, *, policy: Policy = AUTHENTICATED, resource: str | None = None
     ) -> None:
-        if not isinstance(guard, Guard):
-            raise ConfigurationError(f"StepUpTokenVerifier: guard must be a Guard, got {guard!r}")
-        if not isinstance(policy, Policy) or policy == ANONYMOUS:
-            raise ConfigurationError("StepUpTokenVerifier: policy must be a Policy needing a token")
+        checked_verifier_arguments(guard, policy, "StepUpTokenVerifier")
         self.guard = guard
         self.policy = policy
         self.resource = resource
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        # The SDK's middleware already took the token from the request: the view carries it
-        # alone, over the transport the server reported (the scheme check is the server's).
-        view = RequestView("POST", "/", ("Bearer " + token,), scheme="https")
-        decision = await self.guard.acheck(view, self.policy)
+        decision = await check_token(self.guard, self.policy, token)
         if not decision.allowed:
             return None
         principal = decision.principal
         if principal is None:
             return None
         return access_token(token, principal, self.resource)
+
+
+async def check_token(guard: Guard, policy: Policy, token: str) -> Decision:
+    """The Guard's decision on a bare token, for the SDKs' verifier slots.
+
+    The SDK's middleware already took the token from the request: the view carries it alone,
+    over the transport the server reported (the scheme check is the server's)."""
+    return await guard.acheck(
+        RequestView("POST", "/", ("Bearer " + token,), scheme="https"), policy
+    )
+
+
+def checked_verifier_arguments(guard: object, policy: object, where: str) -> None:
+    """Refuse, at construction, a verifier adapter without a Guard or with a policy needing no
+    token (it would admit anything)."""
+    if not isinstance(guard, Guard):
+        raise ConfigurationError(f"{where}: guard must be a Guard, got {guard!r}")
+    if not isinstance(policy, Policy) or not policy.authenticated:
+        raise ConfigurationError(f"{where}: policy must be a Policy needing a token")
 
 
 def access_token(token: str, principal: Principal, resource: str | None = None) -> AccessToken:

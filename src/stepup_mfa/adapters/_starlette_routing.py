@@ -14,6 +14,8 @@ newline), so it meets the ``/cats/`` policy.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,9 +24,17 @@ from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Host, Match, Mount, Route, Router, WebSocketRoute
 
+from .._core.errors import ConfigurationError
 from ..routes import KNOWN_METHODS, ServedMethods, template_key
 
-__all__ = ["Served", "dispatch_points", "find_router", "served_by", "template_resolver"]
+__all__ = [
+    "Served",
+    "dispatch_points",
+    "find_router",
+    "reads_only_path_and_method",
+    "served_by",
+    "template_resolver",
+]
 
 #: How deep a chain of wrapping middlewares may go before the search gives up.
 _MAX_DEPTH = 64
@@ -51,41 +61,24 @@ def find_router(*candidates: Any) -> Router | None:
     return None
 
 
-#: How many (type, method, root_path, path) answers a resolver remembers.
-_MEMORY = 2048
-
-
 def template_resolver(router: Router) -> Callable[[Any], str | None]:
     """A function from an ASGI scope to the template of the route ``router`` dispatches it to.
 
-    When every route below the router is one of Starlette's own kinds without ``Host`` (their
-    ``matches()`` read only the scope's type, method, root path and path), answers are
-    remembered per those four values, in a bounded dictionary emptied whenever the router's
-    route list changes; any other route kind is asked every time.
+    Nothing is remembered between requests: the routes are asked every time, so a route added,
+    removed or reordered after start-up is seen at once.
     """
 
     def resolve(scope: Any) -> str | None:
         return _dispatched(router.routes, scope, "")
 
-    if not _memoizable(router.routes):
-        return resolve
-    memory: dict[tuple[Any, ...], str | None] = {}
-    seen_routes = len(router.routes)
+    return resolve
 
-    def remembered(scope: Any) -> str | None:
-        nonlocal seen_routes
-        key = (scope["type"], scope.get("method"), scope.get("root_path"), scope["path"])
-        try:
-            return memory[key]
-        except KeyError:
-            pass
-        if len(router.routes) != seen_routes or len(memory) >= _MEMORY:
-            memory.clear()
-            seen_routes = len(router.routes)
-        template = memory[key] = resolve(scope)
-        return template
 
-    return remembered
+def reads_only_path_and_method(router: Router) -> bool:
+    """Whether every route below ``router`` is one of Starlette's own kinds without ``Host``:
+    their ``matches()`` read only the scope's type, method, root path and path, so a request
+    whose four values are unchanged reaches the same route (the dispatch check's shortcut)."""
+    return _memoizable(router.routes)
 
 
 def _memoizable(routes: Iterable[Any]) -> bool:
@@ -187,7 +180,7 @@ class Served:
     run their handler, and which templates share one handler."""
 
     methods: dict[str, ServedMethods] = field(default_factory=dict)
-    handlers: dict[int, set[str]] = field(default_factory=dict)
+    handlers: dict[object, set[str]] = field(default_factory=dict)
 
     def add(self, template: str, methods: ServedMethods, handler: object) -> None:
         key = template_key(template)
@@ -196,7 +189,7 @@ class Served:
             self.methods[key] = None if known is None or methods is None else known | methods
         else:
             self.methods[key] = methods
-        self.handlers.setdefault(id(handler), set()).add(key)
+        self.handlers.setdefault(_handler_identity(handler), set()).add(key)
 
     @property
     def same_handler(self) -> list[set[str]]:
@@ -205,34 +198,69 @@ class Served:
 
 def _route_methods(route: Route) -> ServedMethods:
     """The methods whose requests run the route's handler: its declared ones, or for an
-    ``HTTPEndpoint`` class the methods it defines (it answers the others with 405 itself)."""
+    ``HTTPEndpoint`` class the methods it defines as plain functions (it answers the others with
+    405 itself). An endpoint whose handlers are found some other way (a property,
+    ``__getattr__``) may answer anything: ``None``."""
     if route.methods:
         return frozenset(route.methods)
     endpoint = route.endpoint
-    if isinstance(endpoint, type) and issubclass(endpoint, HTTPEndpoint):
-        methods = {m for m in KNOWN_METHODS if callable(getattr(endpoint, m.lower(), None))}
-        return frozenset(methods | ({"HEAD"} if "GET" in methods else set()))
-    return None
+    if not (isinstance(endpoint, type) and issubclass(endpoint, HTTPEndpoint)):
+        return None
+    if any(
+        "__getattr__" in vars(klass) or "__getattribute__" in vars(klass)
+        for klass in endpoint.__mro__
+        if klass is not object
+    ):
+        return None
+    methods: set[str] = set()
+    for method in KNOWN_METHODS:
+        found = inspect.getattr_static(endpoint, method.lower(), None)
+        if found is None:
+            continue
+        if not inspect.isfunction(found):
+            return None
+        methods.add(method)
+    return frozenset(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
-def dispatch_points(router: Router) -> list[tuple[Router, Callable[[Any], str | None], bool]]:
+def dispatch_points(
+    router: Router, owner: object
+) -> list[tuple[Router, Callable[[Any], str | None], bool]]:
     """Where a dispatch check goes: the app's router (``True``: the top one), and the router of
     every ``Mount`` whose requests pass through middleware or a sub-application of their own
     before that router sees them (so the scope may have been rewritten), with how to find the
-    dispatched template from there. Each router is taken once, however often it is reached."""
+    dispatched template from there.
+
+    A router already checked for another ``owner`` (one app, or one mounted sub-app, guarded by
+    two route tables) is a :class:`~stepup_mfa.ConfigurationError`: its check could only judge
+    by one of them.
+    """
     points: list[tuple[Router, Callable[[Any], str | None], bool]] = []
-    if not getattr(router, _CHECKED, False):
+    if _claim(router, owner):
         points.append((router, template_resolver(router), True))
-        setattr(router, _CHECKED, True)
-    _inner_points(router.routes, "", points)
+    _inner_points(router.routes, "", points, owner)
     return points
+
+
+def _claim(router: Router, owner: object) -> bool:
+    """Mark ``router`` as checked for ``owner``; ``False`` if it already is."""
+    known = getattr(router, _CHECKED, None)
+    if known is owner:
+        return False
+    if known is not None:
+        raise ConfigurationError(
+            "this router is already guarded by another route table (an app or a mounted "
+            "sub-app wrapped by two StepUpMiddleware): give each router one table"
+        )
+    setattr(router, _CHECKED, owner)
+    return True
 
 
 _CHECKED = "_stepup_mfa_dispatch_checked"
 
 
 def _inner_points(
-    routes: Iterable[Any], prefix: str, points: list[tuple[Router, Any, bool]]
+    routes: Iterable[Any], prefix: str, points: list[tuple[Router, Any, bool]], owner: object
 ) -> None:
     for route in routes:
         if not isinstance(route, Mount | Host):
@@ -242,10 +270,9 @@ def _inner_points(
         inner = base.router if isinstance(base, Starlette) else base
         if isinstance(inner, Router):
             rewritable = route.app is not base or isinstance(base, Starlette)
-            if rewritable and not getattr(inner, _CHECKED, False):
-                setattr(inner, _CHECKED, True)
+            if rewritable and _claim(inner, owner):
                 points.append((inner, _resolver_below(inner, below), False))
-            _inner_points(inner.routes, below, points)
+            _inner_points(inner.routes, below, points, owner)
 
 
 def _resolver_below(router: Router, prefix: str) -> Callable[[Any], str | None]:
@@ -253,6 +280,16 @@ def _resolver_below(router: Router, prefix: str) -> Callable[[Any], str | None]:
         return _dispatched(router.routes, scope, prefix)
 
     return resolve
+
+
+def _handler_identity(handler: object) -> object:
+    """What makes two routes run the same code: a partial is its function, a bound method its
+    (instance, function) pair, anything else itself."""
+    while isinstance(handler, functools.partial):
+        handler = handler.func
+    if inspect.ismethod(handler):
+        return (id(handler.__self__), id(handler.__func__))
+    return id(handler)
 
 
 def served_by(router: Router) -> Served:

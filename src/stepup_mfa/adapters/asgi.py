@@ -234,7 +234,7 @@ class StepUpMiddleware:
                 return raw_policy(table, method, route_path(scope), _raw_path(scope), preflight)
 
         else:
-            from ._starlette_routing import dispatch_points
+            from ._starlette_routing import dispatch_points, reads_only_path_and_method
 
             served = served_by(router)
             binding = table.bind(served.methods, served.same_handler)
@@ -252,9 +252,10 @@ class StepUpMiddleware:
                 )
                 return policy
 
-            for point, resolve_there, top in dispatch_points(router):
+            shortcut = reads_only_path_and_method(router)
+            for point, resolve_there, top in dispatch_points(router, binding):
                 point.middleware_stack = DispatchCheck(
-                    point.middleware_stack, self.guard, binding, resolve_there, top
+                    point.middleware_stack, self.guard, binding, resolve_there, top and shortcut
                 )
 
         self._policy_of = policy_of
@@ -324,11 +325,12 @@ class DispatchCheck:
     A middleware between :class:`StepUpMiddleware` and the router (or inside a ``Mount``) may
     rewrite the path, the method or the headers; the router then runs another handler than the
     one predicted. Here the router's own view of the request decides once more, so the handler
-    that runs always meets its own policy. At the top router a request whose path, root path and
-    method are the ones judged skips the work (the common case: nothing rewrote it).
+    that runs always meets its own policy. ``shortcut``: the routes read only the type, method,
+    root path and path (no ``Host`` routes, Starlette's own route kinds), so a request whose
+    values are the ones judged skips the work (the common case: nothing rewrote it).
     """
 
-    __slots__ = ("app", "binding", "guard", "resolve", "top")
+    __slots__ = ("app", "binding", "guard", "resolve", "shortcut")
 
     def __init__(
         self,
@@ -336,13 +338,13 @@ class DispatchCheck:
         guard: Guard,
         binding: RouteBinding,
         resolve: Callable[[Scope], str | None],
-        top: bool,
+        shortcut: bool,
     ) -> None:
         self.app = app
         self.guard = guard
         self.binding = binding
         self.resolve = resolve
-        self.top = top
+        self.shortcut = shortcut
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -352,7 +354,7 @@ class DispatchCheck:
         method = scope.get("method", "GET")
         judged = scope.get(JUDGED_KEY)
         if (
-            self.top
+            self.shortcut
             and judged is not None
             and judged[0] == scope["path"]
             and judged[1] == scope.get("root_path")

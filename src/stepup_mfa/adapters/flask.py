@@ -270,32 +270,33 @@ class FlaskStepUp:
 
 
 def install_dispatch_check(app: Flask, guard: Guard, binding: RouteBinding) -> None:
-    """Behind :class:`~stepup_mfa.wsgi.StepUpWSGIMiddleware`, make sure the rule Flask dispatches
-    to is the rule the middleware judged (BIND-2).
+    """Behind :class:`~stepup_mfa.wsgi.StepUpWSGIMiddleware`, make sure the rule and method
+    Flask dispatches are the ones the middleware judged (BIND-2).
 
     A WSGI middleware between the two (or a replaced ``app.wsgi_app``) may rewrite the path or
-    the method; Flask then runs another view than the one predicted. This first
-    ``before_request`` function compares Flask's own ``request.url_rule`` with the judged one and,
-    when they differ and so do their policies, judges the request again by the rule that runs.
+    the method; Flask then runs another view than the one predicted. Installed as the app's
+    first URL-value preprocessor, the first code Flask runs for a matched request, it judges the
+    request again by the rule that runs whenever that rule's policy differs from the one judged.
     """
 
-    def stepup_mfa_dispatch_check() -> None:
+    def stepup_mfa_dispatch_check(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
         environ = request.environ
         judged = environ.get(JUDGED_KEY)
+        method = request.method
         rule = request.url_rule.rule if request.url_rule is not None else None
-        if judged is not None and judged[0] == rule:
+        if judged is not None and judged[0] == rule and judged[1] == method:
             return
         headers = request.headers
         preflight = is_preflight(
-            request.method, "Origin" in headers, "Access-Control-Request-Method" in headers
+            method, "Origin" in headers, "Access-Control-Request-Method" in headers
         )
-        policy = binding.policy(request.method, rule, preflight=preflight)
-        if judged is not None and judged[1] == policy:
+        policy = binding.policy(method, rule, preflight=preflight)
+        if judged is not None and judged[2] == policy:
             return
         _admit(guard, guard.check(wsgi_view(environ, request.path), policy))
-        environ[JUDGED_KEY] = (rule, policy)
+        environ[JUDGED_KEY] = (rule, method, policy)
 
-    app.before_request_funcs.setdefault(None, []).insert(0, stepup_mfa_dispatch_check)
+    app.url_value_preprocessors.setdefault(None, []).insert(0, stepup_mfa_dispatch_check)
 
 
 def _view_answers_options() -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -68,12 +68,17 @@ class _Routing:
     #: The Flask app, where the dispatch check goes (``None`` for a plain werkzeug map).
     flask_app: Any = None
 
+    @property
+    def views(self) -> Mapping[str, object]:
+        """Endpoint name -> the view function it runs (Flask), to tell shared views apart."""
+        return getattr(self.flask_app, "view_functions", {})
+
 
 #: (environ, method, is-a-CORS-preflight) -> the policy, ``None``: refuse as non-canonical.
 PolicyOf = Callable[["WSGIEnvironment", str, bool], Policy | None]
 
 INCOMPLETE_BODY = "The request body is incomplete"
-#: What the middleware judged a request by: (the rule it predicted, the policy applied).
+#: What the middleware judged a request by: (the rule it predicted, the method, the policy).
 JUDGED_KEY = "stepup_mfa.judged"
 
 
@@ -187,12 +192,12 @@ class StepUpWSGIMiddleware:
                     return raw_policy(table, method, path, raw_request_path(environ), pre)
 
             else:
-                binding = table.bind(*_served(routing.url_map))
+                binding = table.bind(*_served(routing.url_map, routing.views))
 
                 def policy_of(environ: WSGIEnvironment, method: str, pre: bool) -> Policy | None:
                     rule = _rule_of(routing, environ)
                     policy = binding.policy(method, rule, preflight=pre)
-                    environ[JUDGED_KEY] = (rule, policy)
+                    environ[JUDGED_KEY] = (rule, method, policy)
                     return policy
 
                 if routing.flask_app is not None:
@@ -259,11 +264,14 @@ def _rule_of(routing: _Routing, environ: WSGIEnvironment) -> str | None:
     return rule.rule
 
 
-def _served(url_map: Map) -> tuple[dict[str, ServedMethods], list[set[str]]]:
+def _served(
+    url_map: Map, views: Mapping[str, object]
+) -> tuple[dict[str, ServedMethods], list[set[str]]]:
     """Every rule template of the map (by :func:`template_key`) with the methods whose requests
-    run its view (not the ``OPTIONS`` Flask answers itself), and the rules sharing one view."""
+    run its view (not the ``OPTIONS`` Flask answers itself), and the rules sharing one view
+    (the same function under several endpoint names included)."""
     served: dict[str, ServedMethods] = {}
-    by_endpoint: dict[str, set[str]] = {}
+    by_view: dict[int, set[str]] = {}
     for rule in url_map.iter_rules():
         key = template_key(rule.rule)
         methods = frozenset(rule.methods) if rule.methods else None
@@ -271,5 +279,6 @@ def _served(url_map: Map) -> tuple[dict[str, ServedMethods], list[set[str]]]:
             methods -= {"OPTIONS"}
         known = served.get(key, frozenset())
         served[key] = None if known is None or methods is None else known | methods
-        by_endpoint.setdefault(rule.endpoint, set()).add(key)
-    return served, [keys for keys in by_endpoint.values() if len(keys) > 1]
+        view = views.get(rule.endpoint, rule.endpoint)
+        by_view.setdefault(id(view), set()).add(key)
+    return served, [keys for keys in by_view.values() if len(keys) > 1]

@@ -26,14 +26,7 @@ def _homes(needle: str) -> list[str]:
     ("needle", "home"),
     [
         pytest.param(r'r"[A-Za-z0-9\-._~+/]+=*"', "_core/credentials.py", id="R6750-2-b64token"),
-        pytest.param(
-            "ipaddress.ip_address(",
-            "_verify/discovery.py",
-            id="R8414-4-loopback",
-            # Issue 16 (another session) added a second copy: it should call
-            # _verify.discovery.is_loopback_host. Reported; remove this mark once it does.
-            marks=pytest.mark.xfail(reason="_gateway_cli._is_loopback is a copy", strict=False),
-        ),
+        pytest.param("ipaddress.ip_address(", "_verify/discovery.py", id="R8414-4-loopback"),
         pytest.param("def is_secure_url(", "_verify/discovery.py", id="R8414-4-secure-url"),
         pytest.param("json.JSONDecoder(", "_verify/strict_json.py", id="T9-strict-json"),
         pytest.param("def check_times(", "_core/validity.py", id="R7519-2-time-validity"),

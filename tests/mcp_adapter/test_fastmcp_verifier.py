@@ -89,3 +89,32 @@ def test_MCP_10_fastmcp_verifier_checks_its_arguments(bank_settings: StepUpSetti
         FastMCPStepUpVerifier("guard")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         FastMCPStepUpVerifier(Guard(bank_settings.verifier()), policy=ANONYMOUS)
+
+
+def test_MCP_9_a_fastmcp_server_has_its_names_checked_at_start_up(
+    bank_settings: StepUpSettings,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from stepup_mfa import Policy
+    from stepup_mfa.integrations.mcp import McpPolicyTable, McpStepUpMiddleware
+
+    server = fastmcp.FastMCP("bank")
+
+    @server.tool
+    def transfer_money() -> str:
+        return "sent"
+
+    guard = Guard(bank_settings.verifier())
+    good = McpPolicyTable(tools={"transfer_money": Policy(scopes="pay")})
+    app = McpStepUpMiddleware(
+        server.http_app(path="/mcp"), guard=guard, policies=good, server=server
+    )
+    with TestClient(app) as client:  # starts: the name and the path fit
+        assert client.post("/mcp", content=b"{}").status_code == 401
+    typo = McpPolicyTable(tools={"transfer_mony": Policy(scopes="pay")})
+    app = McpStepUpMiddleware(
+        server.http_app(path="/mcp"), guard=guard, policies=typo, server=server
+    )
+    with pytest.raises(ConfigurationError, match="transfer_mony"), TestClient(app):
+        pass

@@ -129,12 +129,24 @@ class VerifierUnavailable(StepUpError):
 
     Fail closed: the request is refused with 503 and the client's token is not blamed
     (R7662-3, R8414-3). ``retry_after`` is a hint in seconds for the ``Retry-After`` header.
+    ``cause`` says what precisely went wrong and the likely fix (a wrong issuer path, an HTML
+    page where metadata belongs, https to an http server...): it is part of ``str(error)``, so
+    start-up errors and logs show it, and never part of a response (``description`` is).
     """
 
     code = "temporarily_unavailable"
     status = 503
     description = "The authorization server cannot be reached; try again later"
 
-    def __init__(self, description: str | None = None, retry_after: int | None = 5) -> None:
+    def __init__(
+        self,
+        description: str | None = None,
+        retry_after: int | None = 5,
+        cause: str | None = None,
+    ) -> None:
         super().__init__(description)
         self.retry_after = retry_after
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return self.description if self.cause is None else f"{self.description}: {self.cause}"

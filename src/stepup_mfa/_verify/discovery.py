@@ -124,6 +124,12 @@ def _is_json_content_type(value: str | None) -> bool:
     )
 
 
+def sanitize_cause(text: str) -> str:
+    """A cause quoting the server's words, kept printable and short (it reaches logs)."""
+    printable = "".join(c if c.isprintable() else "?" for c in text)
+    return printable[:300]
+
+
 def parse_metadata(
     body: bytes,
     content_type: str | None,
@@ -139,15 +145,33 @@ def parse_metadata(
     R8414-4: ``jwks_uri`` (and every member named in ``required``) is a secure URL string.
     """
     if not _is_json_content_type(content_type):
-        raise VerifierUnavailable("The authorization server metadata is not JSON")
+        shown = (content_type or "no content type").split(";", 1)[0]
+        raise VerifierUnavailable(
+            "The authorization server metadata is not JSON",
+            cause=f"the metadata URL answered {shown}: is the issuer the authorization server's "
+            "issuer identifier (not a login page or the API itself)?",
+        )
     try:
         document = loads_strict_json(body)
     except MalformedJSON:
-        raise VerifierUnavailable("The authorization server metadata is malformed") from None
+        raise VerifierUnavailable(
+            "The authorization server metadata is malformed", cause="not strict JSON"
+        ) from None
     if not isinstance(document, dict):
-        raise VerifierUnavailable("The authorization server metadata is malformed")
-    if document.get("issuer") != issuer:
-        raise VerifierUnavailable("The authorization server metadata names another issuer")
+        raise VerifierUnavailable(
+            "The authorization server metadata is malformed", cause="not a JSON object"
+        )
+    named = document.get("issuer")
+    if named != issuer:
+        hint = (
+            f"the metadata names the issuer {named!r}, the configuration {issuer!r}; set the "
+            "issuer to exactly the metadata's (a trailing slash counts, R8414-3)"
+            if isinstance(named, str)
+            else "the metadata has no issuer string"
+        )
+        raise VerifierUnavailable(
+            "The authorization server metadata names another issuer", cause=sanitize_cause(hint)
+        )
     for member in {"jwks_uri", *required}:
         value = document.get(member)
         if value is None and member not in required:
@@ -155,7 +179,10 @@ def parse_metadata(
         if not isinstance(value, str) or not is_secure_url(
             value, allow_insecure_http=allow_insecure_http
         ):
-            raise VerifierUnavailable("The authorization server metadata is unusable")
+            raise VerifierUnavailable(
+                "The authorization server metadata is unusable",
+                cause=f"its {member} is missing or not an https URL",
+            )
     return MappingProxyType(document)
 
 
@@ -175,19 +202,32 @@ def metadata_flow(
     closed, R8414-2, R8414-3, K12). ``issuer`` must already have passed :func:`validate_issuer`.
     """
     urls = metadata_urls(issuer)
+    statuses: list[str] = []
     for index, url in enumerate(urls):
         try:
             response = yield HttpRequest(
                 "GET", url, headers=_JSON_ACCEPT, timeout=timeout, flight_key="metadata " + url
             )
-        except TransportError:
+        except TransportError as error:
             raise VerifierUnavailable(
-                "The authorization server metadata cannot be fetched"
+                "The authorization server metadata cannot be fetched",
+                cause=f"{url}: {error.reason}",
             ) from None
+        statuses.append(f"{url} answered {response.status}")
         if 400 <= response.status < 500 and index + 1 < len(urls):
             continue
         if response.status != 200:
-            raise VerifierUnavailable("The authorization server metadata cannot be fetched")
+            hint = (
+                "; is the issuer's path right?"
+                if 400 <= response.status < 500
+                else " (redirects are not followed)"
+                if 300 <= response.status < 400
+                else ""
+            )
+            raise VerifierUnavailable(
+                "The authorization server metadata cannot be fetched",
+                cause="; ".join(statuses) + hint,
+            )
         return parse_metadata(
             response.body,
             response.headers.get("content-type"),

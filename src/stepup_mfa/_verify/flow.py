@@ -64,7 +64,7 @@ class TransportError(VerifierUnavailable):
     """
 
     def __init__(self, reason: str) -> None:
-        super().__init__()
+        super().__init__(cause=reason)
         self.reason = reason
 
 

@@ -112,13 +112,15 @@ class _IssuerKeys:
     lock-free reads on the hot path therefore always see one consistent state.
     """
 
-    __slots__ = ("issuer", "jwks_uri", "lock", "state")
+    __slots__ = ("issuer", "jwks_uri", "last_failure", "lock", "state")
 
     def __init__(self, issuer: str, jwks_uri: str | None) -> None:
         self.issuer = issuer
         self.jwks_uri = jwks_uri
         self.state = KeyState()
         self.lock = threading.Lock()
+        #: Why the last fetch failed and what to try (logs and start-up errors only).
+        self.last_failure: str | None = None
 
     def apply(self, event: Event) -> KeyState:
         """Apply ``event`` to the state (the caller holds ``lock``)."""
@@ -542,7 +544,7 @@ class JWTVerifier:
             assert current.key_set is not None
             return current.key_set
         if plan is Plan.UNAVAILABLE:
-            raise self._unavailable()
+            raise self._unavailable(state)
         try:
             fetched = yield from self._fetch_keys(state, now)
         finally:
@@ -552,7 +554,7 @@ class JWTVerifier:
         after = state.state
         if after.key_set is not None and now < after.usable_until:
             return after.key_set
-        raise self._unavailable()
+        raise self._unavailable(state)
 
     def _keys_with_unknown_kid(self, state: _IssuerKeys, kid: str, now: float) -> Flow[KeySet]:
         """R7515-4, K1, K2: at most one refresh per cooldown for kids we do not know
@@ -585,10 +587,11 @@ class JWTVerifier:
                 return fetched
             may_join = False
 
-    def _unavailable(self) -> VerifierUnavailable:
+    def _unavailable(self, state: _IssuerKeys) -> VerifierUnavailable:
         return VerifierUnavailable(
             "The authorization server keys cannot be fetched",
             retry_after=max(1, round(self._retry_interval)),
+            cause=state.last_failure,
         )
 
     def _fetch_keys(self, state: _IssuerKeys, now: float) -> Flow[KeySet | None]:
@@ -613,23 +616,31 @@ class JWTVerifier:
                     timeout=self._timeout,
                     flight_key="jwks " + jwks_uri,
                 )
-            except TransportError:
-                raise VerifierUnavailable() from None
+            except TransportError as error:
+                raise VerifierUnavailable(cause=f"{jwks_uri}: {error.reason}") from None
             if response.status != 200:  # R8414-2, K12: 3xx, 4xx, 5xx are failures
-                raise VerifierUnavailable()
+                raise VerifierUnavailable(cause=f"{jwks_uri} answered {response.status}")
             content_type = response.headers.get("content-type", "")
             media_type = content_type.split(";", 1)[0].strip().lower()
             if media_type not in ("application/json", "application/jwk-set+json"):
-                raise VerifierUnavailable()
+                raise VerifierUnavailable(
+                    cause=f"{jwks_uri} answered {media_type or 'no content type'}, not a JWKS"
+                )
             try:
                 document = loads_json_marking_duplicates(response.body)
                 key_set = load_jwk_set(document, self._algorithms)
             except (MalformedJSON, ValueError):
-                raise VerifierUnavailable() from None
-        except VerifierUnavailable:
-            logger.warning("JWKS of issuer %s could not be fetched or used", state.issuer)
+                raise VerifierUnavailable(cause=f"{jwks_uri} is not a usable JWKS") from None
+        except VerifierUnavailable as error:
+            state.last_failure = error.cause
+            logger.warning(
+                "JWKS of issuer %s could not be fetched or used: %s",
+                state.issuer,
+                error.cause or error.description,
+            )
             state.event(FetchFailed(now, self._retry_interval))
             return None
+        state.last_failure = None
         if key_set.skipped:
             logger.info(
                 "JWKS of issuer %s: %d unusable keys skipped", state.issuer, key_set.skipped
@@ -663,7 +674,7 @@ class JWTVerifier:
         finally:
             state.event(RefreshEnded())
         if fetched is None:
-            raise self._unavailable()
+            raise self._unavailable(state)
         return fetched
 
     def refresh_due(self, now: float, ahead: float = 0.0) -> bool:

@@ -52,7 +52,7 @@ class HttpxTransport:
                     chunks.append(chunk)
                 return _response(response.status_code, response.headers, chunks)
         except httpx.HTTPError as exc:
-            raise TransportError(type(exc).__name__) from exc
+            raise TransportError(_reason(exc)) from exc
 
     def close(self) -> None:
         self._client.close()
@@ -85,7 +85,19 @@ class AsyncHttpxTransport:
                     chunks.append(chunk)
                 return _response(response.status_code, response.headers, chunks)
         except httpx.HTTPError as exc:
-            raise TransportError(type(exc).__name__) from exc
+            raise TransportError(_reason(exc)) from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _reason(error: httpx.HTTPError) -> str:
+    """What failed, for logs and start-up errors: the exception's kind and, bounded, its text
+    (``ConnectError: [SSL: WRONG_VERSION_NUMBER]...`` says https was sent to an http server)."""
+    text = str(error).strip()
+    reason = type(error).__name__ + (": " + text[:200] if text else "")
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        reason += " (is the server plain http? the URL says https)"
+    elif isinstance(error, httpx.ConnectError) and "refused" in text.lower():
+        reason += " (is the authorization server running, on this host and port?)"
+    return reason

@@ -268,7 +268,7 @@ class StepUpMiddleware:
                 try:
                     self._bind(scope)
                 except ConfigurationError as error:
-                    await _fail_startup(receive, send, error)
+                    await fail_startup(receive, send, error)
                     return
             await self.app(scope, receive, send)
             return
@@ -308,7 +308,7 @@ class StepUpMiddleware:
             await answer_refusal(guard, scope, send, decision)
 
 
-async def _fail_startup(receive: Receive, send: Send, error: ConfigurationError) -> None:
+async def fail_startup(receive: Receive, send: Send, error: ConfigurationError) -> None:
     """Answer the lifespan protocol with ``startup.failed`` and raise, as Starlette's own router
     does when start-up fails: the server reports the message and exits."""
     logger.error("stepup-mfa refused to start: %s", error)

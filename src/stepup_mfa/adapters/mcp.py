@@ -67,9 +67,9 @@ from .asgi import (
     Receive,
     Scope,
     Send,
-    _fail_startup,
     admit,
     answer_refusal,
+    fail_startup,
     read_body,
     route_path,
 )
@@ -466,7 +466,7 @@ class McpStepUpMiddleware:
                 try:
                     await self._check()
                 except ConfigurationError as error:
-                    await _fail_startup(receive, send, error)
+                    await fail_startup(receive, send, error)
                     return
             if kind == "lifespan":
                 send = self._closing_guard(send)

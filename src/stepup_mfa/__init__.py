@@ -13,6 +13,7 @@ from ._core.errors import (
     ConfigurationError,
     InsufficientScope,
     InsufficientUserAuthentication,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     MalformedHeader,
@@ -20,6 +21,7 @@ from ._core.errors import (
     PolicyWarning,
     RequestTooLarge,
     StepUpError,
+    UseDPoPNonce,
     VerifierUnavailable,
 )
 from ._core.policy import (
@@ -37,6 +39,7 @@ from ._guard import Denial, Guard
 from ._settings import StepUpSettings
 from ._verify.base import TokenVerifier
 from ._verify.cache import MemoryStore, Store
+from ._verify.dpop import DPoP, MemoryReplayStore, ReplayStore
 from ._verify.flow import (
     AsyncTransport,
     Flow,
@@ -80,6 +83,7 @@ __all__ = [
     "ClientSecretBasic",
     "ClientSecretPost",
     "ConfigurationError",
+    "DPoP",
     "Decision",
     "Denial",
     "Flow",
@@ -89,10 +93,12 @@ __all__ = [
     "InsufficientScope",
     "InsufficientUserAuthentication",
     "IntrospectionVerifier",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "JWTVerifier",
     "MalformedHeader",
+    "MemoryReplayStore",
     "MemoryStore",
     "MissingCredentials",
     "Policy",
@@ -100,6 +106,7 @@ __all__ = [
     "Principal",
     "PrivateKeyJWT",
     "Refused",
+    "ReplayStore",
     "RequestTooLarge",
     "RequestView",
     "ResourceMetadata",
@@ -111,6 +118,7 @@ __all__ = [
     "TokenMethods",
     "TokenVerifier",
     "TransportError",
+    "UseDPoPNonce",
     "VerifierUnavailable",
     "evaluate",
     "parse_www_authenticate",

@@ -9,6 +9,7 @@ the flow, so the blocking and the asyncio paths cannot drift apart.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -17,20 +18,35 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._core.credentials import DEFAULT_METHODS, RequestView, TokenMethods, extract_credentials
+from ._core.credentials import (
+    DEFAULT_METHODS,
+    RequestView,
+    TokenMethods,
+    authorization_scheme,
+    extract_credentials,
+)
 from ._core.decision import (
     Allowed,
+    Attempt,
     ChallengeSettings,
     Decision,
     Refused,
     check_binding,
     deny,
+    dpop_thumbprint,
     evaluate,
 )
-from ._core.errors import InvalidRequest, MissingCredentials, StepUpError, VerifierUnavailable
+from ._core.errors import (
+    InvalidRequest,
+    InvalidToken,
+    MissingCredentials,
+    StepUpError,
+    VerifierUnavailable,
+)
 from ._core.policy import Policy
 from ._core.principal import Principal
 from ._verify.base import RefreshesKeys, TokenVerifier, WarmsUp
+from ._verify.dpop import DPoP
 from ._verify.flow import AsyncTransport, Flow, SyncTransport, run_async, run_sync
 from ._verify.transports import AsyncHttpxTransport, HttpxTransport
 
@@ -71,6 +87,9 @@ class Guard:
       the one the server reports: behind a TLS-terminating proxy, let the server trust that
       proxy's headers (uvicorn ``--proxy-headers --forwarded-allow-ips``, werkzeug ``ProxyFix``);
       this library never reads ``X-Forwarded-Proto`` itself.
+    - ``dpop``: a :class:`~stepup_mfa.DPoP` checker accepts ``Authorization: DPoP`` with its
+      proof (RFC 9449); challenges then also offer ``DPoP algs=...``. Without it DPoP-bound tokens
+      are refused.
     """
 
     def __init__(
@@ -88,10 +107,16 @@ class Guard:
         on_decision: DecisionHook | None = None,
         refresh_ahead: float | None = 30.0,
         require_https: bool = False,
+        dpop: DPoP | None = None,
     ) -> None:
         self.verifier = verifier
-        self.settings = ChallengeSettings(realm, resource_metadata, error_uri)
+        self.dpop = dpop
+        self.settings = ChallengeSettings(
+            realm, resource_metadata, error_uri, dpop.algorithms if dpop is not None else ()
+        )
         self.clock = clock
+        if dpop is not None and not token_methods.dpop:
+            token_methods = dataclasses.replace(token_methods, dpop=True)
         self.token_methods = token_methods
         self.problem_details = problem_details
         self.on_decision = on_decision
@@ -246,18 +271,44 @@ class Guard:
         self, principal: Principal, request: RequestView, policy: Policy, now: float
     ) -> Decision:
         """Verified first, judged second (R9470-12): binding, then the route's policy."""
+        attempt = self._attempt(request)
         try:
-            check_binding(principal)
+            if attempt == "DPoP":
+                self._check_proof(principal, request, now)
+            else:
+                check_binding(principal, policy)
         except StepUpError as error:
             return self._refuse(error, request, policy)
-        return self._finish(evaluate(principal, policy, now, self.settings), request, policy)
+        return self._finish(
+            evaluate(principal, policy, now, self.settings, attempt), request, policy
+        )
+
+    def _check_proof(self, principal: Principal, request: RequestView, now: float) -> None:
+        """RFC 9449 §7.1: the token must be DPoP-bound (D9) and the proof must hold for it."""
+        assert self.dpop is not None  # a DPoP attempt is only recognised with a checker
+        jkt = dpop_thumbprint(principal)
+        if jkt is None:
+            raise InvalidToken("DPoP scheme used with a token that is not DPoP-bound")
+        token = request.authorization[0].partition(" ")[2].lstrip(" ")
+        self.dpop.check(
+            request.dpop, method=request.method, path=request.path, token=token, jkt=jkt, now=now
+        )
+
+    def _attempt(self, request: RequestView) -> Attempt:
+        """Which scheme the request tried (RFC 9449 §7.2): ``both`` when it sent Bearer and DPoP."""
+        if self.dpop is None:
+            return "Bearer"
+        schemes = {authorization_scheme(line) for line in request.authorization}
+        if "dpop" not in schemes:
+            return "Bearer"
+        return "both" if len(request.authorization) > 1 and "bearer" in schemes else "DPoP"
 
     def _refuse(self, error: Exception, request: RequestView, policy: Policy) -> Decision:
         if not isinstance(error, StepUpError):
             # A defect or an unexpected fault: fail closed, and keep the details in the log only.
             logger.error("token verification failed unexpectedly", exc_info=error)
             error = VerifierUnavailable()
-        return self._finish(deny(error, self.settings), request, policy)
+        return self._finish(deny(error, self.settings, self._attempt(request)), request, policy)
 
     def _finish(self, decision: Decision, request: RequestView, policy: Policy) -> Decision:
         if not decision.allowed and logger.isEnabledFor(logging.INFO):

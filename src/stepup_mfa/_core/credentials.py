@@ -45,6 +45,8 @@ class RequestView:
     #: The URL scheme as the server reports it (its own proxy-header handling decides whether a
     #: proxy's ``X-Forwarded-Proto`` counts; this library never reads that header itself).
     scheme: str = ""
+    #: Every ``DPoP`` proof field line, in order (RFC 9449 §4.1); the Guard checks there is one.
+    dpop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class Credentials:
     """A token and how it was sent."""
 
     token: str
-    scheme: Literal["Bearer"] = "Bearer"
+    scheme: Literal["Bearer", "DPoP"] = "Bearer"
     method: TokenMethod = "header"
 
 
@@ -68,6 +70,9 @@ class TokenMethods:
     body: bool = False
     max_length: int = MAX_AUTHORIZATION_LENGTH
     max_body_length: int = MAX_FORM_BODY
+    #: ``Authorization: DPoP <token>`` is understood (RFC 9449 §7.1); the Guard turns it on when it
+    #: is given a :class:`~stepup_mfa.DPoP` checker. Otherwise DPoP is an unsupported scheme.
+    dpop: bool = False
 
 
 DEFAULT_METHODS = TokenMethods()
@@ -92,7 +97,7 @@ def extract_credentials(
             and B64TOKEN.fullmatch(value, 7) is not None
         ):
             return Credentials(value[7:])
-    header = _from_header(lines, methods.max_length)
+    header = _from_header(lines, methods.max_length, methods.dpop)
     query = _from_query(request.query_string)
     body = _from_body(request) if methods.body else None
     present = [c for c in (header, query, body) if c is not None]
@@ -103,26 +108,44 @@ def extract_credentials(
     if body is not None:
         return _checked(body, "body")
     if header is not None:
-        return Credentials(header)
+        if header[0] == "DPoP":
+            return Credentials(header[1], "DPoP")
+        return Credentials(header[1])
     return None
 
 
-def _from_header(lines: tuple[str, ...], max_length: int) -> str | None:
+def authorization_scheme(line: str) -> str:
+    """The scheme of one ``Authorization`` line, lower-cased (it ends at the first SP)."""
+    return line.partition(" ")[0].lower()
+
+
+def _from_header(
+    lines: tuple[str, ...], max_length: int, dpop: bool = False
+) -> tuple[Literal["Bearer", "DPoP"], str] | None:
     if not lines:
         return None
     if len(lines) > 1:
+        schemes = {authorization_scheme(line) for line in lines}
+        if dpop and {"bearer", "dpop"} <= schemes:
+            # R9449-19 / D14: a Bearer and a DPoP credential at once is ambiguous.
+            raise InvalidRequest(MULTIPLE_METHODS)
         raise InvalidRequest("Multiple Authorization headers")
     value = lines[0]
     if len(value) > max_length:
         raise InvalidRequest("Authorization header too large")
     # Library rule (R6750-2): the scheme ends at the first SP; "Bearer<TAB>x" is another scheme.
     scheme, space, rest = value.partition(" ")
-    if scheme.lower() != "bearer":
+    lowered = scheme.lower()
+    if lowered == "bearer":
+        name: Literal["Bearer", "DPoP"] = "Bearer"
+    elif lowered == "dpop" and dpop:
+        name = "DPoP"  # R9449-2: the scheme is case-insensitive, token68 like Bearer's
+    else:
         return None
     token = rest.lstrip(" ")
     if not space or B64TOKEN.fullmatch(token) is None:
         raise InvalidRequest("Malformed Authorization header")
-    return token
+    return name, token
 
 
 def _from_query(query_string: str) -> list[str] | None:

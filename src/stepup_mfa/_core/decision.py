@@ -23,10 +23,14 @@ from .errors import (
     InvalidToken,
     MissingCredentials,
     StepUpError,
+    UseDPoPNonce,
     VerifierUnavailable,
 )
 from .policy import Policy
 from .principal import Principal
+
+#: Which scheme a request tried: one of them, or both at once (RFC 9449 §7.2).
+Attempt = Literal["Bearer", "DPoP", "both"]
 
 DIFFERENT_LEVEL = "A different authentication level is required"
 MORE_RECENT = "More recent authentication is required"
@@ -40,13 +44,19 @@ class ChallengeSettings:
 
     ``realm`` comes first in every challenge when set; ``resource_metadata`` is the RFC 9728
     metadata URL (R9728-11); ``error_uri`` an absolute URI of a page explaining errors (R6750-13).
+    ``dpop_algs``: when set, DPoP is accepted and every refusal also offers a ``DPoP`` challenge
+    with these algorithms (RFC 9449 §7.1, R9449-18, R9449-19).
     """
 
     realm: str | None = None
     resource_metadata: str | None = None
     error_uri: str | None = None
+    dpop_algs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        for alg in self.dpop_algs:
+            if not isinstance(alg, str) or not alg.isalnum():
+                raise ConfigurationError("dpop_algs must be algorithm names")
         for name in ("realm", "resource_metadata", "error_uri"):
             value = getattr(self, name)
             if value is None:
@@ -128,8 +138,13 @@ def evaluate(
     policy: Policy,
     now: float,
     settings: ChallengeSettings = ChallengeSettings(),
+    attempt: Attempt = "Bearer",
 ) -> Decision:
-    """Decide whether ``principal`` (``None``: no credentials) may use a route with ``policy``."""
+    """Decide whether ``principal`` (``None``: no credentials) may use a route with ``policy``.
+
+    ``attempt`` is the scheme the token came with: a step-up refusal of a DPoP request is a
+    ``DPoP`` challenge (R9470-7).
+    """
     if not policy.authenticated:
         return Allowed(principal)
     if principal is None:
@@ -137,7 +152,7 @@ def evaluate(
     error = unmet_requirements(principal, policy, now)
     if error is None:
         return Allowed(principal)
-    return deny(error, settings)
+    return deny(error, settings, attempt)
 
 
 def unmet_requirements(principal: Principal, policy: Policy, now: float) -> AuthError | None:
@@ -182,29 +197,74 @@ def is_fresh(auth_time: float | None, max_age: int, now: float) -> bool:
     return now - min(auth_time, now) <= max_age
 
 
-def check_binding(principal: Principal) -> None:
-    """Refuse sender-constrained tokens this request cannot prove possession of.
+BOUND_AS_BEARER = "DPoP-bound token presented as Bearer"
+NOT_BOUND = "DPoP scheme used with a token that is not DPoP-bound"
+BOUND_REQUIRED = "A sender-constrained (DPoP-bound) token is required"
+INCONSISTENT_BINDING = "Inconsistent DPoP binding"
+
+
+def dpop_thumbprint(principal: Principal) -> str | None:
+    """The RFC 7638 thumbprint the token is bound to (``cnf.jkt``), ``None`` for an unbound token.
+
+    Raises :class:`InvalidToken` for an inconsistent binding: ``token_type`` DPoP without a
+    ``cnf.jkt``, a ``cnf.jkt`` with another ``token_type`` (R9449-24), a ``jkt`` not a string.
+    """
+    cnf = principal.cnf
+    jkt = cnf.get("jkt") if cnf is not None else None
+    token_type = principal.token_type
+    says_dpop = token_type is not None and token_type.lower() == "dpop"
+    if jkt is None:
+        if says_dpop:
+            raise InvalidToken(INCONSISTENT_BINDING)
+        return None
+    if not isinstance(jkt, str) or not jkt or (token_type is not None and not says_dpop):
+        raise InvalidToken(INCONSISTENT_BINDING)
+    return jkt
+
+
+def check_binding(principal: Principal, policy: Policy | None = None) -> None:
+    """Refuse sender-constrained tokens a Bearer request cannot prove possession of.
 
     A DPoP-bound token (``cnf.jkt``, or introspection ``token_type`` DPoP) presented as Bearer is a
     downgrade (R9449-17, R7662-14, R9449-24). A certificate-bound token (``cnf.x5t#S256``) needs the
-    mutual-TLS check, which this library does not perform, so it is refused (R8705-2).
+    mutual-TLS check, which this library does not perform, so it is refused (R8705-2). A route whose
+    policy has ``require_bound_token`` refuses every Bearer token.
     """
     cnf = principal.cnf
     token_type = principal.token_type
     if (cnf is not None and "jkt" in cnf) or (
         token_type is not None and token_type.lower() == "dpop"
     ):
-        raise InvalidToken("DPoP-bound token presented as Bearer")
+        raise InvalidToken(BOUND_AS_BEARER)
     if cnf is not None and "x5t#S256" in cnf:
         raise InvalidToken("Certificate binding mismatch")
+    if policy is not None and policy.require_bound_token:
+        raise InvalidToken(BOUND_REQUIRED)
 
 
-def deny(error: StepUpError, settings: ChallengeSettings = ChallengeSettings()) -> Refused:
-    """The refusal for ``error``: its status and the headers that explain it."""
+def deny(
+    error: StepUpError,
+    settings: ChallengeSettings = ChallengeSettings(),
+    attempt: Attempt = "Bearer",
+) -> Refused:
+    """The refusal for ``error``: its status and the headers that explain it.
+
+    ``attempt`` is the scheme the request tried (RFC 9449 §7.2, R9449-19): a Bearer attempt gets
+    the Bearer challenge with the error (and ``DPoP algs=...`` when DPoP is on), a DPoP attempt the
+    ``DPoP`` challenge with the error, an ambiguous one the error in both.
+    """
     if isinstance(error, AuthError):
+        challenges: list[Challenge] = []
+        if attempt != "DPoP":
+            challenges.append(challenge_for(error, settings))
+        if settings.dpop_algs:
+            named = error if attempt != "Bearer" else MissingCredentials()
+            challenges.append(dpop_challenge_for(named, settings, realm=attempt == "DPoP"))
         headers: tuple[tuple[str, str], ...] = (
-            ("WWW-Authenticate", render_www_authenticate([challenge_for(error, settings)])),
+            ("WWW-Authenticate", render_www_authenticate(challenges)),
         )
+        if isinstance(error, UseDPoPNonce) and error.nonce is not None:
+            headers += (("DPoP-Nonce", error.nonce),)
     elif isinstance(error, VerifierUnavailable) and error.retry_after is not None:
         headers = (("Retry-After", str(error.retry_after)),)
     else:
@@ -231,3 +291,18 @@ def challenge_for(error: AuthError, settings: ChallengeSettings) -> Challenge:
         # RFC 6750 §3: a challenge always carries an auth-param; a realm-less server names one.
         params = params_of([("realm", DEFAULT_REALM)])
     return Challenge("Bearer", params)
+
+
+def dpop_challenge_for(error: AuthError, settings: ChallengeSettings, realm: bool) -> Challenge:
+    """The ``DPoP`` challenge (RFC 9449 §7.1, R9449-18): the error when this scheme's attempt
+    failed, then ``algs``. ``realm`` leads it when it is the only challenge."""
+    pairs: list[tuple[str, str | None]] = [("realm", settings.realm if realm else None)]
+    if error.names_error:
+        pairs += [
+            ("error", error.code),
+            ("error_description", error.description),
+            ("error_uri", settings.error_uri),
+        ]
+        pairs += list(error.params.items())
+    pairs.append(("algs", " ".join(settings.dpop_algs)))
+    return Challenge("DPoP", params_of(pairs))

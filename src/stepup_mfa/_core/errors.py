@@ -123,6 +123,17 @@ class UseDPoPNonce(AuthError):
     code = "use_dpop_nonce"
     description = "Resource server requires nonce in DPoP proof"
 
+    def __init__(
+        self,
+        description: str | None = None,
+        params: Mapping[str, str] | None = None,
+        *,
+        nonce: str | None = None,
+    ) -> None:
+        super().__init__(description, params)
+        #: The fresh nonce the refusal hands out in ``DPoP-Nonce`` (R9449-20, R9449-21).
+        self.nonce = nonce
+
 
 class VerifierUnavailable(StepUpError):
     """The authorization server (metadata, JWKS or introspection) cannot be used right now.

@@ -66,6 +66,9 @@ class Policy:
     - ``rules``: extra checks of the application's own.
     - ``max_cache_age``: for verifiers that cache answers (introspection), do not use one older than
       this many seconds on this route; ``0`` asks the authorization server every time (R7662-10).
+    - ``require_bound_token``: only a sender-constrained token is accepted: a DPoP-bound token with
+      its proof (RFC 9449). A plain bearer token is refused with ``invalid_token``, so a stolen
+      token is useless on this route without its key (the high-value policy pairs it with MFA).
     """
 
     authenticated: bool = True
@@ -75,6 +78,7 @@ class Policy:
     max_age: int | None = None
     rules: tuple[Rule, ...] = ()
     max_cache_age: int | None = None
+    require_bound_token: bool = False
     name: str | None = field(default=None, compare=False)
 
     def __init__(
@@ -88,6 +92,7 @@ class Policy:
         max_age: int | None = None,
         rules: Sequence[Rule] = (),
         max_cache_age: int | None = None,
+        require_bound_token: bool = False,
         name: str | None = None,
     ) -> None:
         set_ = object.__setattr__
@@ -102,6 +107,7 @@ class Policy:
         set_(self, "max_age", _seconds("max_age", max_age))
         set_(self, "rules", tuple(rules))
         set_(self, "max_cache_age", _seconds("max_cache_age", max_cache_age))
+        set_(self, "require_bound_token", _boolean("require_bound_token", require_bound_token))
         set_(self, "name", name)
         self._validate()
 
@@ -146,7 +152,7 @@ class Policy:
     def requires_anything(self) -> bool:
         """Whether the policy asks for more than a valid token."""
         return bool(self.scopes or self.acr_values or self.amr_groups or self.rules) or (
-            self.max_age is not None
+            self.max_age is not None or self.require_bound_token
         )
 
     @property
@@ -171,6 +177,7 @@ class Policy:
             max_age=_smaller(self.max_age, other.max_age),
             rules=self.rules + tuple(r for r in other.rules if r not in self.rules),
             max_cache_age=_smaller(self.max_cache_age, other.max_cache_age),
+            require_bound_token=self.require_bound_token or other.require_bound_token,
             # Named only when both sides are: "authenticated" would misname
             # AUTHENTICATED & Policy(scopes="admin") in every log line.
             name=f"{self.name} & {other.name}" if self.name and other.name else None,

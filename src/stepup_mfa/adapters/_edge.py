@@ -64,6 +64,7 @@ def asgi_view(
     ``authorization`` may be passed when the caller already collected the lines.
     """
     content_type: str | None = None
+    dpop: tuple[str, ...] = ()
     if authorization is None or form_body is not None:
         lines: tuple[str, ...] = ()
         for name, value in scope["headers"]:
@@ -71,7 +72,11 @@ def asgi_view(
                 lines += (value.decode("latin-1"),)
             elif name == b"content-type":
                 content_type = value.decode("latin-1")
+            elif name == b"dpop":
+                dpop += (value.decode("latin-1"),)
         authorization = lines
+    elif any(line[:5].lower() == "dpop " for line in authorization):
+        dpop = tuple(v.decode("latin-1") for n, v in scope["headers"] if n == b"dpop")
     query = scope.get("query_string")
     return RequestView(
         scope.get("method", "GET"),
@@ -81,6 +86,7 @@ def asgi_view(
         content_type if form_body is not None else None,
         form_body,
         scope_scheme(scope),
+        dpop,
     )
 
 
@@ -91,6 +97,9 @@ def wsgi_view(environ: WSGIEnvironment, path: str, form_body: bytes | None = Non
     value as malformed (RFC 9110 §11.6.2, R9110-4), so nothing is lost by the joining.
     """
     authorization = environ.get("HTTP_AUTHORIZATION")
+    # Repeated DPoP lines arrive comma-joined; a comma is not in a compact JWS, so two proofs
+    # stay two (R9449-4, D10).
+    dpop = environ.get("HTTP_DPOP")
     return RequestView(
         environ.get("REQUEST_METHOD", "GET"),
         path,
@@ -99,6 +108,7 @@ def wsgi_view(environ: WSGIEnvironment, path: str, form_body: bytes | None = Non
         environ.get("CONTENT_TYPE") if form_body is not None else None,
         form_body,
         environ.get("wsgi.url_scheme", "http"),
+        tuple(dpop.split(",")) if dpop is not None else (),
     )
 
 

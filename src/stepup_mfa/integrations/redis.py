@@ -199,6 +199,23 @@ class RedisStore(Generic[V]):
             self._failed("clear", error)
 
 
+class RedisReplayStore:
+    """The DPoP ``jti`` replay store (:class:`~stepup_mfa.ReplayStore`) in Redis, for many workers.
+
+    One atomic ``SET key 1 NX PX ttl`` per proof: of two workers seeing the same proof, exactly
+    one records it. Unlike :class:`RedisStore` it never degrades to a miss: when Redis cannot be
+    reached the error propagates and the proof is refused (fail closed, R9449-13).
+    """
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "stepup-mfa:dpop-jti:") -> None:
+        self._client = client
+        self._prefix = prefix
+
+    def add(self, key: str, expires_at: float, now: float) -> bool:
+        ttl_ms = max(math.ceil((expires_at - now) * 1000), 1)
+        return bool(self._client.set(self._prefix + key, b"1", nx=True, px=ttl_ms))
+
+
 class SharedStore(Store[V], Protocol[V]):
     """A store that can also tell an entry's expiry (so copies of it never outlive it)."""
 

@@ -1,0 +1,437 @@
+"""One benchmark command: every row side by side in one run, one markdown table of ratios.
+
+Usage: ``python bench/run.py [--quick] [--rounds N] [--duration S] [--json PATH]``
+
+- **uvicorn** (1 worker) + ``wrk``, 16 connections, a token seen before: bare Starlette, our ASGI
+  middleware, our Starlette decorator, the FastAPI dependency, peers (PyJWT on every request,
+  PyJWT with a dict cache, joserfc on every request), introspection against a local
+  authorization server (warm cache, and every request); ratio = req/s over bare.
+- **gunicorn** (1 sync worker) + ``wrk``, 4 connections: bare Flask, our WSGI middleware, our
+  Flask extension.
+- **in-process**: a raw ASGI call with the real clock (no test client; its own cost would hide the
+  middleware's), per-request microseconds over bare.
+- **cold verification** (a new token, keys loaded) per algorithm, x a raw ``cryptography`` verify:
+  stepup-mfa, PyJWT, joserfc, Authlib.
+
+Authlib's ``ResourceProtector`` has Flask and Django forms but no Starlette/ASGI one, so it
+appears only in the cold-verification rows. Rounds are interleaved (every row once per round), so
+drift on the machine hits every row alike; the table gives the median and the spread (min-max of
+the per-round ratios) as the noise. Every server row is checked first: the token gets 200, no
+token gets 401 (bare rows aside), and wrk must report no non-2xx answer.
+``wrk`` is Debian's (``apt-get install -y wrk``): installed when missing if run as root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _servers import ASGI_VARIANTS, AUDIENCE, MFA, WSGI_VARIANTS  # noqa: E402
+
+ASGI_LABELS = {
+    "bare": "bare Starlette",
+    "middleware": "stepup-mfa ASGI middleware",
+    "decorator": "stepup-mfa Starlette `require`",
+    "fastapi": "stepup-mfa FastAPI dependency",
+    "pyjwt-every": "peer: PyJWT verify every request",
+    "pyjwt-cached": "peer: PyJWT + dict cache",
+    "joserfc-every": "peer: joserfc verify every request",
+    "introspection-warm": "stepup-mfa introspection, warm cache",
+    "introspection-every": "stepup-mfa introspection, every request",
+}
+WSGI_LABELS = {
+    "flask-bare": "bare Flask",
+    "flask-middleware": "stepup-mfa WSGI middleware",
+    "flask-extension": "stepup-mfa Flask extension",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise SystemExit("wrk is needed: run `sudo apt-get install -y wrk` (Debian/Ubuntu)")
+
+
+class Server:
+    def __init__(self, kind: str, variant: str, env: dict[str, str]) -> None:
+        self.kind, self.variant, self.port = kind, variant, free_port()
+        bind = f"127.0.0.1:{self.port}"
+        python = sys.executable
+        if kind == "uvicorn":
+            command = [python, "-m", "uvicorn", "--factory", "_servers:asgi_app",
+                       "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(self.port),
+                       "--workers", "1", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+        else:
+            command = [python, "-m", "gunicorn", "--chdir", str(HERE), "-w", "1", "-k", "sync",
+                       "-b", bind, "--log-level", "warning", "_servers:wsgi_app()"]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, env={**env, "BENCH_VARIANT": variant}, stdout=subprocess.DEVNULL
+        )
+        self.url = f"http://{bind}/cats/"
+
+    def wait(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.kind} {self.variant} exited ({self.process.returncode})")
+            try:
+                httpx.get(self.url, timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise SystemExit(f"{self.kind} {self.variant} did not start")
+
+    def check(self, token: str, protected: bool) -> None:
+        """The token gets 200 (twice: the second is the seen-before path); none gets 401."""
+        for _ in range(2):
+            status = httpx.get(self.url, headers={"Authorization": f"Bearer {token}"}).status_code
+            if status != 200:
+                raise SystemExit(f"{self.variant}: the token got {status}, not 200")
+        if protected:
+            status = httpx.get(self.url).status_code
+            if status != 401:
+                raise SystemExit(f"{self.variant}: no token got {status}, not 401")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def run_wrk(wrk: str, url: str, token: str, connections: int, duration: float) -> float:
+    out = subprocess.run(
+        [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s",
+         "-H", f"Authorization: Bearer {token}", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out or ("Socket errors" in out and "timeout" in out):
+        raise SystemExit(f"wrk against {url} saw errors:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise SystemExit(f"no Requests/sec in wrk's output:\n{out}")
+    return float(match.group(1))
+
+
+# -- in-process: raw ASGI calls, real clock ------------------------------------------------------
+
+
+def in_process(issuer: Any, token: str, rounds: int, requests: int) -> dict[str, list[float]]:
+    import _servers
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from stepup_mfa.asgi import StepUpMiddleware
+    from stepup_mfa.integrations.starlette import require
+    from stepup_mfa.routes import Route as PolicyRoute
+    from stepup_mfa.routes import RouteTable
+
+    async def cats(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("meow")
+
+    guard, policy = _servers._guard("middleware"), _servers._policy("middleware")
+    table = RouteTable([PolicyRoute("GET", "/cats/", policy)])
+    apps = {
+        "bare": Starlette(routes=[Route("/cats/", cats)]),
+        "middleware": Starlette(
+            routes=[Route("/cats/", cats)],
+            middleware=[Middleware(StepUpMiddleware, guard=guard, routes=table)],
+        ),
+        "decorator": Starlette(routes=[Route("/cats/", require(guard, policy)(cats))]),
+        "pyjwt-cached": Starlette(
+            routes=[Route("/cats/", cats)],
+            middleware=[Middleware(_servers._PeerMiddleware, variant="pyjwt-cached")],
+        ),
+        "pyjwt-every": Starlette(
+            routes=[Route("/cats/", cats)],
+            middleware=[Middleware(_servers._PeerMiddleware, variant="pyjwt-every")],
+        ),
+    }
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/cats/", "raw_path": b"/cats/", "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), (b"user-agent", b"bench"), (b"accept", b"*/*"),
+                    (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def run(app: Any, n: int) -> float:
+        statuses: set[int] = set()
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.add(message["status"])
+
+        start = time.perf_counter()
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+        elapsed = time.perf_counter() - start
+        if statuses != {200}:
+            raise SystemExit(f"in-process: statuses {sorted(statuses)}")
+        return elapsed / n
+
+    async def main() -> dict[str, list[float]]:
+        for app in apps.values():  # first call verifies the token (fetching the keys)
+            await run(app, 20)
+        samples: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(rounds):
+            for name, app in apps.items():
+                samples[name].append(await run(app, requests))
+        return samples
+
+    return asyncio.run(main())
+
+
+# -- cold verification ---------------------------------------------------------------------------
+
+
+def cold_verify(rounds: int, number: int) -> dict[str, dict[str, list[float]]]:
+    import warnings
+
+    warnings.filterwarnings("ignore")  # authlib.jose's deprecation, joserfc's EdDSA notice
+    import jwt as pyjwt
+    from authlib.jose import JsonWebToken
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    from joserfc import jwt as jose_jwt
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
+    from joserfc.jwt import JWTClaimsRegistry
+
+    from stepup_mfa._verify.flow import run_sync
+    from stepup_mfa._verify.jws import parse_compact_jws
+    from stepup_mfa._verify.jwt_verifier import JWTVerifier
+    from stepup_mfa._verify.transports import HttpxTransport
+    from stepup_mfa.testing.server import LocalHTTPServer, Reply
+
+    keys: dict[str, Any] = {
+        "RS256": RSAKey.generate_key(2048, private=True),
+        "ES256": ECKey.generate_key("P-256", private=True),
+        "PS256": RSAKey.generate_key(2048, private=True),
+        "EdDSA": OKPKey.generate_key("Ed25519", private=True),
+    }
+    results: dict[str, dict[str, list[float]]] = {}
+    with LocalHTTPServer() as server:
+        issuer = server.url
+        jwks = {"keys": [{**k.as_dict(private=False), "kid": alg, "alg": alg, "use": "sig"}
+                         for alg, k in keys.items()]}  # fmt: skip
+        server.routes["/jwks.json"] = lambda request: Reply.json(jwks)
+        now = time.time()
+        claims = {"iss": issuer, "sub": "user-1", "aud": AUDIENCE, "client_id": "c1",
+                  "exp": int(now) + 3600, "iat": int(now) - 10, "jti": "j1",
+                  "auth_time": int(now) - 20, "acr": MFA, "scope": "cats:read"}  # fmt: skip
+        transport = HttpxTransport()
+        cold = JWTVerifier(
+            issuer, AUDIENCE, jwks_uri=issuer + "/jwks.json", cache_tokens=False,
+            allow_insecure_http=True, algorithms=tuple(keys),
+        )  # fmt: skip
+        run_sync(cold.startup_flow(now), transport)
+        registry = JWTClaimsRegistry(
+            iss={"essential": True, "value": issuer}, aud={"essential": True, "value": AUDIENCE},
+            exp={"essential": True}, sub={"essential": True},
+        )  # fmt: skip
+        for alg, key in keys.items():
+            token = jose_jwt.encode(
+                {"alg": alg, "typ": "at+jwt", "kid": alg}, claims, key, algorithms=[alg]
+            )
+            public = key.get_op_key("verify")
+            parsed = parse_compact_jws(token)
+            sig, data = parsed.signature, parsed.signing_input
+            if alg == "RS256":
+                raw: Callable[[], object] = lambda p=public, s=sig, d=data: p.verify(  # noqa: E731
+                    s, d, padding.PKCS1v15(), hashes.SHA256()
+                )
+            elif alg == "PS256":
+                pss = padding.PSS(padding.MGF1(hashes.SHA256()), 32)
+                raw = lambda p=public, s=sig, d=data, m=pss: p.verify(s, d, m, hashes.SHA256())  # noqa: E731
+            elif alg == "ES256":
+                der = encode_dss_signature(
+                    int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+                )
+                raw = lambda p=public, d=data, g=der: p.verify(g, d, ec.ECDSA(hashes.SHA256()))  # noqa: E731
+            else:
+                raw = lambda p=public, s=sig, d=data: p.verify(s, d)  # noqa: E731
+            authlib = JsonWebToken([alg])
+            authlib_key = key.as_dict(private=False)
+            pyjwt_key = pyjwt.PyJWK({**key.as_dict(private=False), "alg": alg}).key
+
+            def authlib_decode(t: str = token, k: Any = authlib_key, j: Any = authlib) -> object:
+                decoded = j.decode(
+                    t, k, claims_options={"iss": {"essential": True, "value": issuer},
+                                          "aud": {"essential": True, "value": AUDIENCE}},
+                )  # fmt: skip
+                decoded.validate(now=int(time.time()))
+                return decoded
+
+            candidates: dict[str, Callable[[], object]] = {
+                "raw cryptography verify": raw,
+                "stepup-mfa": lambda t=token: run_sync(cold.verify(t, time.time()), transport),
+                "PyJWT": lambda t=token, k=pyjwt_key, a=alg: pyjwt.decode(
+                    t, k, algorithms=[a], audience=AUDIENCE, issuer=issuer
+                ),
+                "joserfc": lambda t=token, k=key, a=alg: registry.validate(
+                    jose_jwt.decode(t, k, algorithms=[a]).claims
+                ),
+                "Authlib": authlib_decode,
+            }
+            for fn in candidates.values():
+                fn()  # every library accepts the token before it is timed
+            timers = {name: timeit.Timer(fn) for name, fn in candidates.items()}
+            samples: dict[str, list[float]] = {name: [] for name in candidates}
+            for _ in range(rounds):
+                for name, timer in timers.items():
+                    samples[name].append(min(timer.repeat(3, number)) / number)
+            results[alg] = samples
+        transport.close()
+    return results
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+
+def ratio_cell(values: list[float], bases: list[float]) -> str:
+    ratios = [v / b for v, b in zip(values, bases, strict=True)]
+    median = statistics.median(ratios)
+    return f"{median:.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke: 1 round, 1 s each")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run")
+    parser.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
+    args = parser.parse_args()
+    rounds = args.rounds or (1 if args.quick else 3)
+    duration = args.duration or (1.0 if args.quick else 5.0)
+
+    from stepup_mfa.testing import FakeIssuer
+
+    wrk = ensure_wrk()
+    raw: dict[str, Any] = {"rounds": rounds, "duration_s": duration}
+    with FakeIssuer(AUDIENCE) as issuer:
+        lifetime = {"expires_in": 7200, "auth_age": 5}
+        token = issuer.tokens.mfa_token(scope="cats:read", **lifetime)
+        opaque = issuer.opaque_token(mfa=True, scope="cats:read", **lifetime)
+        env = {**os.environ, "BENCH_ISSUER": issuer.issuer,
+               "BENCH_JWKS": json.dumps(issuer.tokens.jwks)}  # fmt: skip
+        os.environ.update(BENCH_ISSUER=issuer.issuer, BENCH_JWKS=env["BENCH_JWKS"])
+        servers = [Server("uvicorn", v, env) for v in ASGI_VARIANTS]
+        servers += [Server("gunicorn", v, env) for v in WSGI_VARIANTS]
+        try:
+            deadline = time.monotonic() + 60
+            for server in servers:
+                server.wait(deadline)
+                credential = opaque if server.variant.startswith("introspection") else token
+                server.check(credential, protected="bare" not in server.variant)
+            rps: dict[str, list[float]] = {s.variant: [] for s in servers}
+            for _ in range(rounds):  # interleaved: every row once per round
+                for server in servers:
+                    credential = opaque if server.variant.startswith("introspection") else token
+                    connections = 16 if server.kind == "uvicorn" else 4
+                    rps[server.variant].append(
+                        run_wrk(wrk, server.url, credential, connections, duration)
+                    )
+        finally:
+            for server in servers:
+                server.stop()
+        raw["requests_per_second"] = rps
+        requests = 500 if args.quick else 5000
+        raw["in_process_seconds"] = in_process(issuer, token, max(rounds, 3), requests)
+    raw["cold_verify_seconds"] = cold_verify(max(rounds, 3), 20 if args.quick else 200)
+    raw["machine"] = {
+        "python": platform.python_version(), "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "versions": {p: metadata.version(p) for p in (
+            "stepup-mfa", "uvicorn", "gunicorn", "starlette", "fastapi", "flask", "pyjwt",
+            "joserfc", "authlib", "cryptography")},
+    }  # fmt: skip
+    print(render(raw))
+    if args.json is not None:
+        args.json.write_text(json.dumps(raw, indent=2) + "\n")
+
+
+def render(raw: dict[str, Any]) -> str:
+    lines = [
+        f"stepup-mfa benchmark: {raw['rounds']} interleaved round(s); cells are the median ratio "
+        "(min-max over rounds = the noise)",
+        "",
+        "| setup | row | absolute (median) | ratio |",
+        "|---|---|---|---|",
+    ]
+    rps = raw["requests_per_second"]
+    for labels, bare, kind in (
+        (ASGI_LABELS, "bare", "uvicorn 1 worker + wrk -c16, req/s x bare"),
+        (WSGI_LABELS, "flask-bare", "gunicorn 1 sync worker + wrk -c4, req/s x bare"),
+    ):
+        for variant, label in labels.items():
+            values = rps[variant]
+            cell = ratio_cell(values, rps[bare])
+            lines.append(f"| {kind} | {label} | {statistics.median(values):,.0f} req/s | {cell} |")
+    seconds = raw["in_process_seconds"]
+    for variant, values in seconds.items():
+        extra = [(v - b) * 1e6 for v, b in zip(values, seconds["bare"], strict=True)]
+        cell = ratio_cell(values, seconds["bare"])
+        lines.append(
+            f"| in-process raw ASGI call, real clock, x bare | {ASGI_LABELS[variant]} | "
+            f"{statistics.median(values) * 1e6:.1f} us (+{statistics.median(extra):.1f} us) "
+            f"| {cell} |"
+        )
+    for alg, samples in raw["cold_verify_seconds"].items():
+        base = samples["raw cryptography verify"]
+        for name, values in samples.items():
+            cell = ratio_cell(values, base)
+            lines.append(
+                f"| cold verify {alg}, x raw `cryptography` | {name} | "
+                f"{statistics.median(values) * 1e6:.1f} us | {cell} |"
+            )
+    machine = raw.get("machine", {})
+    versions = ", ".join(f"{k} {v}" for k, v in machine.get("versions", {}).items())
+    lines += ["", f"Python {machine.get('python')}, {machine.get('cpus')} CPUs; {versions}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

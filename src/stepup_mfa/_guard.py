@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import threading
 import time
 import weakref
@@ -48,6 +49,7 @@ from ._core.principal import Principal
 from ._verify.base import RefreshesKeys, TokenVerifier, WarmsUp
 from ._verify.dpop import DPoP
 from ._verify.flow import AsyncTransport, Flow, SyncTransport, run_async, run_sync
+from ._verify.jwt_verifier import JWTVerifier
 from ._verify.transports import AsyncHttpxTransport, HttpxTransport
 
 logger = logging.getLogger("stepup_mfa")
@@ -57,6 +59,12 @@ DecisionHook = Callable[[RequestView, Policy, Decision], None]
 
 PROBLEM_JSON = "application/problem+json"
 HTTPS_REQUIRED = "HTTPS is required to send an access token"
+
+
+#: How many (token, policy) verdicts a Guard keeps (the oldest written go first).
+MAX_VERDICTS = 10_000
+#: (policy, valid from, valid before, fresh until (inclusive), key set still current, decision)
+_Verdict = tuple[Policy, float, float, float, Callable[[], bool], Allowed]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +145,23 @@ class Guard:
         self._refresh_flow: Callable[[float, float], Flow[None]] | None = (
             refreshing.refresh_flow if refreshing is not None else None
         )
+        # Verdicts for tokens seen before: per (token, policy), the Allowed decision itself, valid
+        # from when it was reached until its earliest deadline (exp + leeway, the key set's trust
+        # horizon, auth_time + max_age) and while the key set it relied on is still the current
+        # one. Only for JWTVerifier's own cache (not a subclass that overrides it), Bearer only
+        # (no DPoP checker) and policies without rules (a rule may depend on more than the
+        # token). Keys are the verifier's namespaced SHA-256 store keys; bounded like the stores.
+        self._verdicts: dict[tuple[str, int], _Verdict] | None = None
+        self._verdict_lock = threading.Lock()
+        if (
+            dpop is None
+            and isinstance(verifier, JWTVerifier)
+            and type(verifier).cached is JWTVerifier.cached
+            and type(verifier).cached_until is JWTVerifier.cached_until
+            and type(verifier).store_key is JWTVerifier.store_key
+        ):
+            self._verdicts = {}
+            self._jwt_verifier: JWTVerifier = verifier
         self._next_refresh_check = float("-inf")
         self._refresh_lock = threading.Lock()
         self._refreshing = False
@@ -250,12 +275,27 @@ class Guard:
             # The hot path: a token seen before is in the verifier's memory exactly as it was sent,
             # so it already passed every syntax check. Anything but a hit (a miss, or a refusal
             # that might stem from bad syntax) takes the full path below, which checks in order.
+            verdicts = self._verdicts
+            if verdicts is not None:
+                key = (self._jwt_verifier.store_key(lines[0][7:]), id(policy))
+                verdict = verdicts.get(key)
+                if (
+                    verdict is not None
+                    and verdict[0] is policy
+                    and verdict[1] <= now < verdict[2]
+                    and now <= verdict[3]
+                    and verdict[4]()
+                ):
+                    return self._finish(verdict[5], request, policy)
             try:
                 principal = self.verifier.cached(lines[0][7:], now, policy.max_cache_age)
             except Exception:
                 principal = None
             if principal is not None:
-                return self._judge(principal, request, policy, now)
+                decision = self._judge(principal, request, policy, now)
+                if verdicts is not None and decision.allowed and not policy.rules:
+                    self._remember_verdict(key, lines[0][7:], policy, decision, now)
+                return decision
         try:
             credentials = extract_credentials(request, self.token_methods)
             if credentials is None:
@@ -266,6 +306,29 @@ class Guard:
         if principal is None:
             return credentials.token
         return self._judge(principal, request, policy, now)
+
+    def _remember_verdict(
+        self, key: tuple[str, int], token: str, policy: Policy, decision: Allowed, now: float
+    ) -> None:
+        """Keep an Allowed decision for a token seen before until its earliest deadline."""
+        try:
+            basis = self._jwt_verifier.cached_until(token, now)
+        except Exception:
+            return
+        if basis is None or (basis[0] is not decision.principal and basis[0] != decision.principal):
+            return
+        principal, until, same_keys = basis
+        fresh_until = math.inf
+        if policy.max_age is not None:
+            if principal.auth_time is None:
+                return
+            fresh_until = principal.auth_time + policy.max_age  # is_fresh, once past auth_time
+        verdicts = self._verdicts
+        assert verdicts is not None
+        with self._verdict_lock:
+            while len(verdicts) >= MAX_VERDICTS:
+                del verdicts[next(iter(verdicts))]  # the oldest written goes first
+            verdicts[key] = (policy, now, until, fresh_until, same_keys, decision)
 
     def _judge(
         self, principal: Principal, request: RequestView, policy: Policy, now: float

@@ -377,6 +377,34 @@ class JWTVerifier:
             return None
         return principal
 
+    def cached_until(
+        self, token: str, now: float
+    ) -> tuple[Principal, float, Callable[[], bool]] | None:
+        """:meth:`cached`, and how long its answer holds without another lookup.
+
+        Returns the principal, the moment the hit would end by time alone (``exp`` + leeway, or
+        the key set's trust horizon ``usable_until``, whichever is first; exclusive) and a check
+        that the key set the hit relied on is still the current one (a refresh or a rotation
+        replaces the state whole, so identity is exact). ``nbf``, ``iat`` and ``auth_time`` are
+        bounded by ``now + leeway`` only, so once they pass they stay passed as time goes on.
+        """
+        principal = self.cached(token, now)
+        if principal is None:
+            return None
+        entry = self._cache.get(self._cache_key(token), now) if self._cache is not None else None
+        issuer_keys = self._issuers.get(entry.issuer) if entry is not None else None
+        if entry is None or issuer_keys is None or principal.expires_at is None:
+            return None
+        state = issuer_keys.state
+        if state.key_set is None or not state.key_set.has_key(entry.kid, entry.thumbprint):
+            return None
+        until = min(principal.expires_at + self._leeway, state.usable_until)
+
+        def same_keys() -> bool:
+            return issuer_keys.state is state
+
+        return principal, until, same_keys
+
     # -- the verification flow -------------------------------------------------------------------
 
     def verify(self, token: str, now: float) -> Flow[Principal]:

@@ -416,7 +416,7 @@ def render(raw: dict[str, Any]) -> str:
         cell = ratio_cell(values, seconds["bare"])
         lines.append(
             f"| in-process raw ASGI call, real clock, x bare | {ASGI_LABELS[variant]} | "
-            f"{statistics.median(values) * 1e6:.1f} us (+{statistics.median(extra):.1f} us) "
+            f"{statistics.median(values) * 1e6:.1f} us ({statistics.median(extra):+.1f} us) "
             f"| {cell} |"
         )
     for alg, samples in raw["cold_verify_seconds"].items():

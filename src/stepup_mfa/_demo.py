@@ -52,11 +52,19 @@ def find_example(app: str) -> Path:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a process the demo starts."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def log_tail(log: IO[bytes]) -> str:
+    """The last part of a started process's output, for an error message."""
+    log.flush()
+    log.seek(0)
+    return log.read().decode(errors="replace")[-4000:]
 
 
 @dataclass(slots=True)
@@ -68,14 +76,12 @@ class ExampleServer:
     log: IO[bytes]
 
     def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-4000:]
+        return log_tail(self.log)
 
 
 @contextmanager
 def run_example(path: Path, env: dict[str, str], timeout: float = 30.0) -> Iterator[ExampleServer]:
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [sys.executable, str(path)],

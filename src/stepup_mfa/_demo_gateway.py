@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ._demo import DemoFailure, ExampleServer
+from ._demo import DemoFailure, ExampleServer, free_port, log_tail
 
 #: The ports the documented configurations name: (proxy, gateway, upstream)
 DOCUMENTED_PORTS = ("127.0.0.1:8080", "127.0.0.1:9401", "127.0.0.1:9402")
@@ -67,13 +67,6 @@ def policies(example: Path, mfa_acr: str, max_age: int) -> str:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass(slots=True)
 class Process:
     name: str
@@ -82,9 +75,7 @@ class Process:
     log: IO[bytes]
 
     def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-4000:]
+        return log_tail(self.log)
 
 
 @contextmanager

@@ -45,6 +45,13 @@ def is_preflight(method: str, has_origin: bool, has_request_method: bool) -> boo
     return method == "OPTIONS" and has_origin and has_request_method
 
 
+def environ_is_preflight(environ: Mapping[str, Any], method: str) -> bool:
+    """:func:`is_preflight` for a WSGI request (the WSGI middleware, Flask's checks)."""
+    return is_preflight(
+        method, "HTTP_ORIGIN" in environ, "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+    )
+
+
 def scope_scheme(scope: Mapping[str, Any]) -> str:
     """The request's scheme as ``http``/``https``, websockets included (``wss`` is TLS)."""
     scheme: str = scope.get("scheme", "http")

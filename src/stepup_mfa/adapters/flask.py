@@ -58,7 +58,7 @@ from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
 from ..routes import RouteBinding
-from ._edge import is_preflight, principal_in, refusal_for, refuse, wsgi_view
+from ._edge import environ_is_preflight, principal_in, refusal_for, refuse, wsgi_view
 from .wsgi import JUDGED_KEY, form_body
 
 if TYPE_CHECKING:
@@ -255,12 +255,8 @@ class FlaskStepUp:
             raise ConfigurationError(f"protect(blueprint, policy): got {type(policy).__name__}")
 
         def stepup_mfa_protect() -> None:
-            headers = request.headers
-            if (
-                is_preflight(
-                    request.method, "Origin" in headers, "Access-Control-Request-Method" in headers
-                )
-                and not _view_answers_options()
+            if environ_is_preflight(request.environ, request.method) and not (
+                _view_answers_options()
             ):
                 return
             guard = self._guard()
@@ -286,10 +282,7 @@ def install_dispatch_check(app: Flask, guard: Guard, binding: RouteBinding) -> N
         rule = request.url_rule.rule if request.url_rule is not None else None
         if judged is not None and judged[0] == rule and judged[1] == method:
             return
-        headers = request.headers
-        preflight = is_preflight(
-            method, "Origin" in headers, "Access-Control-Request-Method" in headers
-        )
+        preflight = environ_is_preflight(environ, method)
         policy = binding.policy(method, rule, preflight=preflight)
         if judged is not None and judged[2] == policy:
             return

@@ -43,7 +43,7 @@ from .._guard import Denial, Guard
 from ..routes import RouteTable, ServedMethods, template_key
 from ._edge import (
     PRINCIPAL_KEY,
-    is_preflight,
+    environ_is_preflight,
     middleware_arguments,
     non_canonical,
     principal_in,
@@ -211,9 +211,7 @@ class StepUpWSGIMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         policy_of = self._policy_of or self._bind()
         method = environ.get("REQUEST_METHOD", "GET")
-        preflight = is_preflight(
-            method, "HTTP_ORIGIN" in environ, "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
-        )
+        preflight = environ_is_preflight(environ, method)
         guard = self.guard
         policy = policy_of(environ, method, preflight)
         decision: Decision

@@ -36,7 +36,7 @@ import hmac
 import ipaddress
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 from urllib.parse import quote
 
@@ -344,6 +344,29 @@ class DPoP:
         :class:`InvalidToken` for a key that is not the token's, :class:`VerifierUnavailable`
         when the replay store cannot record.
         """
+        thumbprint, replay = self._proof(proofs, method=method, path=path, token=token, now=now)
+        if not _same(thumbprint, jkt):
+            raise InvalidToken(BAD_BINDING)  # R9449-16
+        replay()
+
+    def check_token_request(
+        self, proofs: tuple[str, ...], *, method: str, path: str, now: float
+    ) -> str:
+        """The authorization server's side (RFC 9449 §5): check the proof of a token request and
+        return the RFC 7638 thumbprint of its key, which the issued token is bound to.
+
+        The same checks as :meth:`check`, except that a token request has no access token, so
+        ``ath`` is neither required nor compared. Raises :class:`InvalidDPoPProof`,
+        :class:`UseDPoPNonce` or :class:`VerifierUnavailable`.
+        """
+        thumbprint, replay = self._proof(proofs, method=method, path=path, token=None, now=now)
+        replay()
+        return thumbprint
+
+    def _proof(
+        self, proofs: tuple[str, ...], *, method: str, path: str, token: str | None, now: float
+    ) -> tuple[str, Callable[[], None]]:
+        """Every check but the binding; the key's thumbprint and the replay step (run last)."""
         if not proofs:
             raise InvalidDPoPProof(PROOF_MISSING)  # R9449-2
         if len(proofs) > 1:
@@ -376,7 +399,7 @@ class DPoP:
             or type(htm) is not str
             or type(htu) is not str
             or type(iat) not in (int, float)
-            or type(ath) is not str
+            or (token is not None and type(ath) is not str)
         ):
             raise InvalidDPoPProof(MISSING_CLAIM)  # R9449-5
         created = float(iat) if isinstance(iat, int | float) else 0.0
@@ -389,7 +412,9 @@ class DPoP:
             raise InvalidDPoPProof(BAD_HTU)  # R9449-10, R9449-11
         if not now - self.window <= created <= now + self.leeway:
             raise InvalidDPoPProof(BAD_IAT)  # R9449-12
-        if not _same(ath, b64url_sha256(token.encode("ascii"))):
+        if token is not None and not (
+            isinstance(ath, str) and _same(ath, b64url_sha256(token.encode("ascii")))
+        ):
             raise InvalidDPoPProof(BAD_ATH)  # R9449-15
         if self._nonce_secret is not None:
             nonce = claims.get("nonce")
@@ -397,12 +422,14 @@ class DPoP:
                 raise UseDPoPNonce(
                     None if nonce is None else STALE_NONCE, nonce=self.new_nonce(now)
                 )
-        if not _same(key.thumbprint, jkt):
-            raise InvalidToken(BAD_BINDING)  # R9449-16
         replay_key = b64url_sha256(f"{expected}\n{jti}".encode("utf-8", "surrogatepass"))
-        try:
-            fresh = self.replay.add(replay_key, created + self.window + 1.0, now)
-        except Exception:
-            raise VerifierUnavailable(REPLAY_DOWN) from None  # fail closed
-        if not fresh:
-            raise InvalidDPoPProof(REPLAYED)  # R9449-13
+
+        def replay() -> None:
+            try:
+                fresh = self.replay.add(replay_key, created + self.window + 1.0, now)
+            except Exception:
+                raise VerifierUnavailable(REPLAY_DOWN) from None  # fail closed
+            if not fresh:
+                raise InvalidDPoPProof(REPLAYED)  # R9449-13
+
+        return key.thumbprint, replay

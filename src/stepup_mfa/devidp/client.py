@@ -9,6 +9,9 @@ authorization server; the form steps are specific to the development server.
 A :class:`DevIdPClient` keeps its cookies, so a second :meth:`~DevIdPClient.login` runs inside the
 first one's session: with ``acr_values`` naming the MFA level it is asked only for the TOTP code
 (RFC 9470 §4), which is what a step-up looks like from the user's side.
+
+With ``dpop=`` (a :class:`~stepup_mfa.testing.DPoPKey`) every token request carries a DPoP proof
+of that key (RFC 9449 §5), so the tokens come back bound to it (``token_type: DPoP``).
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
 from .._core.errors import StepUpError
 from .models import ERROR_DESCRIPTION_HEADER, ERROR_HEADER, PUBLIC_CLIENT_ID
+
+if TYPE_CHECKING:
+    from ..testing.dpop import DPoPKey
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
 DEFAULT_SCOPE = "openid dogs:read cats:read"
@@ -103,11 +109,13 @@ class DevIdPClient:
         client_secret: str | None = None,
         redirect_uri: str = DEFAULT_REDIRECT_URI,
         timeout: float = 10.0,
+        dpop: DPoPKey | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
         self.client_secret = client_secret
         self.redirect_uri = redirect_uri
+        self.dpop = dpop
         self._http = httpx.Client(follow_redirects=False, timeout=timeout)
         self._metadata: dict[str, Any] | None = None
 
@@ -213,15 +221,21 @@ class DevIdPClient:
             raise LoginError("invalid_response", "no code in the redirect")
         return codes[0]
 
-    def _post(self, url: str, data: dict[str, str]) -> httpx.Response:
+    def _post(
+        self, url: str, data: dict[str, str], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         """POST as this client: a public client names itself, a confidential one uses HTTP
         Basic (``client_secret_basic``, RFC 6749 §2.3.1)."""
         if self.client_secret is None:
-            return self._http.post(url, data={**data, "client_id": self.client_id})
-        return self._http.post(url, data=data, auth=(self.client_id, self.client_secret))
+            return self._http.post(url, data={**data, "client_id": self.client_id}, headers=headers)
+        return self._http.post(
+            url, data=data, headers=headers, auth=(self.client_id, self.client_secret)
+        )
 
     def _token_request(self, data: dict[str, str]) -> TokenResponse:
-        response = self._post(self.metadata["token_endpoint"], data)
+        endpoint = self.metadata["token_endpoint"]
+        headers = {"DPoP": self.dpop.proof("POST", endpoint)} if self.dpop is not None else None
+        response = self._post(endpoint, data, headers)
         document = response.json()
         if response.status_code != 200:
             error = str(document.get("error", "token_error"))
@@ -282,11 +296,12 @@ def login(
     resource: str | None = None,
     client_secret: str | None = None,
     redirect_uri: str = DEFAULT_REDIRECT_URI,
+    dpop: DPoPKey | None = None,
 ) -> TokenResponse:
     """Log in once, in a fresh session ("password", or "password + TOTP" when ``acr_values``
-    asks for the MFA level), and return the tokens."""
+    asks for the MFA level), and return the tokens (DPoP-bound to ``dpop`` when given)."""
     with DevIdPClient(
-        issuer, client_id, client_secret=client_secret, redirect_uri=redirect_uri
+        issuer, client_id, client_secret=client_secret, redirect_uri=redirect_uri, dpop=dpop
     ) as client:
         return client.login(
             username,

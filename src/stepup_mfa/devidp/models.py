@@ -216,6 +216,10 @@ class TokenRecord:
     refresh_expires_at: int | None = None
     access_revoked: bool = False
     refresh_revoked: bool = False
+    #: RFC 7638 thumbprint of the DPoP key the access token is bound to (``cnf.jkt``), if any.
+    jkt: str | None = None
+    #: The key a refresh must prove possession of (public clients only, RFC 9449 §5).
+    refresh_jkt: str | None = None
     grant_id: str = field(default_factory=lambda: secrets.token_urlsafe(8))
 
     # -- authlib TokenMixin ------------------------------------------------------------------------

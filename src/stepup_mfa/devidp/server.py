@@ -7,6 +7,11 @@ parameters, and this server honours them as RFC 9470 §4 asks: ``acr_values`` na
 forces the TOTP step even inside an existing session, and a ``max_age`` shorter than the session's
 age forces a fresh login. The new token carries the new ``auth_time``.
 
+DPoP (RFC 9449 §5): a token request carrying a ``DPoP`` proof gets a DPoP-bound access token
+(``cnf.jkt`` in the JWT and in the introspection answer, ``token_type: DPoP``); a public client's
+refresh token is bound to the same key. The proof is checked by the library's own
+:meth:`~stepup_mfa.DPoP.check_token_request`, with a replay store of its own.
+
 It is a DEVELOPMENT TOOL: all state is in memory, users and client secrets are demo values, the
 issuer is plain http, and it refuses to listen anywhere but loopback unless told explicitly.
 """
@@ -27,7 +32,7 @@ import segno
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error, OAuth2Request
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -37,11 +42,18 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import Flask, Response, make_response, redirect, render_template, request
+from flask import Flask, Response, g, make_response, redirect, render_template, request
 from joserfc import jwt
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .._core.errors import ConfigurationError
+from .._core.errors import (
+    ConfigurationError,
+    InvalidDPoPProof,
+    UseDPoPNonce,
+    VerifierUnavailable,
+)
+from .._verify.dpop import DPoP
+from ..adapters._edge import wsgi_view
 from ..testing.keys import KeyRing, SigningAlgorithm
 from ..testing.tokens import MFA_ACR, PASSWORD_ACR
 from .models import (
@@ -71,6 +83,8 @@ TRANSACTION_LIFETIME = 600
 MAX_FAILURES = 5
 #: RFC 6749 §4.1.2 recommends at most 10 minutes; a script or browser needs seconds.
 CODE_LIFETIME = 120
+#: DPoP proof algorithms the token endpoint accepts (``dpop_signing_alg_values_supported``).
+DPOP_ALGORITHMS: tuple[str, ...] = ("ES256", "PS256", "RS256", "EdDSA")
 
 
 _PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
@@ -182,6 +196,7 @@ class DevIdP:
         refresh_token_lifetime: int = 8 * 3600,
         clock: Callable[[], float] = time.time,
         allow_non_loopback: bool = False,
+        dpop_nonces: bool = False,
     ) -> None:
         if not _is_loopback_host(host) and not allow_non_loopback:
             raise ConfigurationError(
@@ -226,6 +241,12 @@ class DevIdP:
             )
         }
         self._authorization = self._create_authorization_server()
+        #: The token endpoint's proof checker (RFC 9449 §5): ``htu`` is ``<issuer>/token``.
+        self.dpop = DPoP(
+            self.issuer,
+            algorithms=DPOP_ALGORITHMS,
+            nonce_secret=secrets.token_bytes(32) if dpop_nonces else None,
+        )
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -304,6 +325,7 @@ class DevIdP:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "code_challenge_methods_supported": ["S256"],
+            "dpop_signing_alg_values_supported": list(self.dpop.algorithms),
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",
@@ -334,6 +356,7 @@ class DevIdP:
                 "acr",
                 "amr",
                 "nonce",
+                "cnf",
             ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [self.signing_alg],
@@ -370,6 +393,7 @@ class DevIdP:
         lifetime = expires_in or self.access_token_lifetime
         subject = authentication.username if authentication else client.client_id
         jti = secrets.token_urlsafe(16)
+        jkt: str | None = g.get("dpop_jkt")  # the token request's proof key (RFC 9449 §5)
         if resource == self.opaque_audience:
             kind = "opaque"
             access_token = "devidp-opaque-" + secrets.token_urlsafe(32)
@@ -390,9 +414,11 @@ class DevIdP:
                 claims["auth_time"] = authentication.auth_time
                 claims["acr"] = authentication.acr
                 claims["amr"] = list(authentication.amr)
+            if jkt is not None:
+                claims["cnf"] = {"jkt": jkt}
             access_token = self._sign("at+jwt", claims)
         token: dict[str, Any] = {
-            "token_type": "Bearer",
+            "token_type": "Bearer" if jkt is None else "DPoP",
             "access_token": access_token,
             "expires_in": lifetime,
         }
@@ -410,6 +436,10 @@ class DevIdP:
             kind=kind,
             authentication=authentication,
             clock=self.clock,
+            jkt=jkt,
+            # RFC 9449 §5: a public client's refresh token is bound to the key too; a
+            # confidential client's is already bound to its credentials.
+            refresh_jkt=jkt if client.is_public else None,
         )
         if include_refresh_token and authentication is not None:
             record.refresh_token = secrets.token_urlsafe(32)
@@ -422,6 +452,35 @@ class DevIdP:
             if record.refresh_token:
                 self._refresh[record.refresh_token] = record
         return token
+
+    def _check_dpop_proof(self) -> Response | None:
+        """RFC 9449 §5: a token request with a ``DPoP`` header must carry one valid proof for
+        ``POST <issuer>/token``; its key's thumbprint is kept for the token generator. Refusals
+        are OAuth error answers: 400 ``invalid_dpop_proof`` / ``use_dpop_nonce`` (with
+        ``DPoP-Nonce``), 503 when the replay store cannot record."""
+        proofs = wsgi_view(request.environ, request.path).dpop
+        if not proofs:
+            return None
+        try:
+            g.dpop_jkt = self.dpop.check_token_request(
+                proofs, method=request.method, path=request.path, now=self.clock()
+            )
+        except UseDPoPNonce as error:
+            response = self._token_error(400, error.code, error.description)
+            if error.nonce is not None:
+                response.headers["DPoP-Nonce"] = error.nonce
+            return response
+        except InvalidDPoPProof as error:
+            return self._token_error(400, error.code, error.description)
+        except VerifierUnavailable as error:
+            return self._token_error(503, error.code, error.description)
+        return None
+
+    @staticmethod
+    def _token_error(status: int, code: str, description: str) -> Response:
+        response = make_response({"error": code, "error_description": description}, status)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def _id_token(
         self, client: DemoClient, authentication: Authentication, nonce: str | None, now: int
@@ -468,13 +527,15 @@ class DevIdP:
             "aud": record.resource,
             "sub": record.subject,
             "client_id": record.client_id,
-            "token_type": "Bearer",
+            "token_type": "Bearer" if record.jkt is None else "DPoP",
             "iat": record.issued_at,
             "exp": record.expires_at,
             "jti": record.jti,
         }
         if record.scope:
             answer["scope"] = record.scope
+        if record.jkt is not None:
+            answer["cnf"] = {"jkt": record.jkt}  # RFC 9449 §6.2
         if record.authentication is not None:
             answer["username"] = record.authentication.username
             answer["auth_time"] = record.authentication.auth_time
@@ -543,7 +604,14 @@ class DevIdP:
             def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
                 with idp._lock:
                     record = idp._refresh.get(refresh_token)
-                return record if record is not None and record.refresh_usable() else None
+                if record is None or not record.refresh_usable():
+                    return None
+                if record.refresh_jkt is not None and g.get("dpop_jkt") != record.refresh_jkt:
+                    # RFC 9449 §5: a bound refresh token needs a proof by the same key.
+                    raise InvalidGrantError(
+                        "this refresh token is DPoP-bound: send a proof signed by its key"
+                    )
+                return record
 
             def authenticate_user(self, record: TokenRecord) -> _Grantee | None:
                 # RFC 9068 §2.2.1 / R9470-11: a refreshed token keeps the original
@@ -745,6 +813,9 @@ class DevIdP:
 
         @app.post("/token")
         def token() -> Response:
+            refused = idp._check_dpop_proof()
+            if refused is not None:
+                return refused
             return cast(Response, idp._authorization.create_token_response())
 
         @app.post("/introspect")

@@ -3,6 +3,7 @@
 - :class:`FrozenClock`: a clock the test moves; give it to the ``Guard`` as ``clock=``.
 - :class:`TokenFactory`: RFC 9068 access tokens with any ``acr``/``amr``/``auth_time``/scope/expiry.
 - :class:`FakeIssuer`: metadata, JWKS and introspection on 127.0.0.1, serving the factory's keys.
+- :class:`DPoPKey`: a client key that signs DPoP proofs; ``mint(bound_to=key)`` binds a token.
 - ``assert_*`` helpers that parse ``WWW-Authenticate`` instead of comparing strings.
 - A pytest plugin (loaded automatically) with the fixtures ``stepup_clock``, ``stepup_issuer``,
   ``stepup_tokens`` and ``stepup_dev_idp``.
@@ -19,6 +20,7 @@ from .assertions import (
     challenges_of,
 )
 from .clock import FrozenClock
+from .dpop import DPoPKey
 from .issuer import FakeIssuer
 from .keys import KeyRing
 from .server import LocalHTTPServer, RecordedRequest, Reply
@@ -29,6 +31,7 @@ __all__ = [
     "MFA_AMR",
     "PASSWORD_ACR",
     "PASSWORD_AMR",
+    "DPoPKey",
     "FakeIssuer",
     "FrozenClock",
     "KeyRing",

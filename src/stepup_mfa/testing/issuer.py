@@ -111,12 +111,17 @@ class FakeIssuer:
         return self.server.count(path)
 
     def opaque_token(self, *, active: bool = True, **claim_options: Any) -> str:
-        """Register and return an opaque token; its introspection answer carries the claims."""
+        """Register and return an opaque token; its introspection answer carries the claims.
+
+        With ``bound_to=`` (a :class:`~stepup_mfa.testing.DPoPKey` or a thumbprint) the answer
+        says ``cnf.jkt`` and ``token_type: DPoP`` (RFC 9449 §6.2); otherwise ``Bearer``.
+        """
         token = secrets.token_urlsafe(32)
         answer: dict[str, Any] = {"active": active}
         if active:
+            bound = claim_options.get("bound_to") is not None
             answer.update(self.tokens.claims(**claim_options))
-            answer.setdefault("token_type", "Bearer")
+            answer.setdefault("token_type", "DPoP" if bound else "Bearer")
         with self._lock:
             self._opaque[token] = answer
         return token

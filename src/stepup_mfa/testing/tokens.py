@@ -17,6 +17,7 @@ from typing import Any
 
 from joserfc import jwt
 
+from .dpop import DPoPKey, jkt_of
 from .keys import KeyRing, SigningAlgorithm, SigningKey
 
 #: Default acr for a password-only login (the development server's default too).
@@ -91,6 +92,7 @@ class TokenFactory:
         audience: str | Sequence[str] | None = None,
         issuer: str | None = None,
         client_id: str | None = None,
+        bound_to: DPoPKey | str | None = None,
         omit: Iterable[str] = (),
         claims: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
@@ -98,7 +100,9 @@ class TokenFactory:
 
         ``mfa=True`` switches the defaults to an MFA login (:data:`MFA_ACR`, ``["pwd","otp"]``).
         ``auth_age`` is "seconds ago" and wins over ``auth_time``; ``expires_in`` is relative to
-        ``issued_at`` (default: now), ``expires_at`` absolute.
+        ``issued_at`` (default: now), ``expires_at`` absolute. ``bound_to`` (a
+        :class:`~stepup_mfa.testing.DPoPKey` or a thumbprint) makes a DPoP-bound token:
+        ``cnf.jkt`` (RFC 9449 §6).
         """
         now = self.clock()
         iat = now if issued_at is None else issued_at
@@ -126,6 +130,8 @@ class TokenFactory:
         }
         if scope_value is not None:
             body["scope"] = scope_value
+        if bound_to is not None:
+            body["cnf"] = {"jkt": jkt_of(bound_to)}
         for name in omit:
             body.pop(name, None)
         if claims:

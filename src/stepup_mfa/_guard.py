@@ -15,7 +15,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,7 +46,8 @@ from ._core.errors import (
 )
 from ._core.policy import Policy
 from ._core.principal import Principal
-from ._verify.base import RefreshesKeys, TokenVerifier, WarmsUp
+from ._verify.base import KeepsStore, RefreshesKeys, TokenVerifier, WarmsUp
+from ._verify.cache import LoadsAhead
 from ._verify.dpop import DPoP
 from ._verify.flow import AsyncTransport, Flow, SyncTransport, run_async, run_sync
 from ._verify.jwt_verifier import JWTVerifier
@@ -166,6 +167,13 @@ class Guard:
         self._refresh_lock = threading.Lock()
         self._refreshing = False
         self._background: set[asyncio.Task[None]] = set()
+        # A store whose shared tier is read by await (integrations.redis.AsyncTieredStore):
+        # acheck loads a new token's entry from it before the verifier's memory lookup, so a
+        # token another worker verified is found without blocking the event loop.
+        store = verifier.store if isinstance(verifier, KeepsStore) else None
+        self._load_ahead: Callable[[str, float], Awaitable[bool]] | None = (
+            store.aload if isinstance(store, LoadsAhead) else None
+        )
 
     # -- the two drivers ------------------------------------------------------------------------
 
@@ -197,6 +205,10 @@ class Guard:
         token = self._begin(request, policy, now)
         if isinstance(token, Decision):
             return token
+        if self._load_ahead is not None:
+            loaded = await self._loaded(token, request, policy, now)
+            if loaded is not None:
+                return loaded
         try:
             principal = await run_async(self.verifier.verify(token, now), self._loop_transport())
         except asyncio.CancelledError:
@@ -209,6 +221,20 @@ class Guard:
         except Exception as error:
             return self._refuse(error, request, policy)
         return self._judge(principal, request, policy, now)
+
+    async def _loaded(
+        self, token: str, request: RequestView, policy: Policy, now: float
+    ) -> Decision | None:
+        """The decision from a shared store's entry for ``token``, loaded by ``await``; ``None``
+        when it has none (the verifier's flow then decides)."""
+        assert self._load_ahead is not None and isinstance(self.verifier, KeepsStore)
+        try:
+            if not await self._load_ahead(self.verifier.store_key(token), now):
+                return None
+            principal = self.verifier.cached(token, now, policy.max_cache_age)
+        except Exception as error:
+            return self._refuse(error, request, policy)
+        return None if principal is None else self._judge(principal, request, policy, now)
 
     def startup(self) -> None:
         """Resolve metadata and keys now rather than on the first request (optional)."""

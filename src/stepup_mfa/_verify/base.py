@@ -49,3 +49,17 @@ class WarmsUp(Protocol):
     :meth:`~stepup_mfa.Guard.startup` runs ``startup_flow(now)``."""
 
     def startup_flow(self, now: float) -> Flow[None]: ...
+
+
+@runtime_checkable
+class KeepsStore(Protocol):
+    """A verifier whose answers live in ``store`` under :meth:`store_key` (``None``: no store).
+
+    The Guard's asyncio path uses it to read a store's shared tier ahead of ``cached``
+    (:class:`~stepup_mfa._verify.cache.LoadsAhead`).
+    """
+
+    @property
+    def store(self) -> object: ...
+
+    def store_key(self, token: str) -> str: ...

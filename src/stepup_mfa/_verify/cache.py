@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from cachetools import FIFOCache
 
@@ -57,6 +57,18 @@ class Store(Protocol[V]):
     def discard(self, key: str) -> None: ...
 
     def clear(self) -> None: ...
+
+
+@runtime_checkable
+class LoadsAhead(Protocol):
+    """A store with a shared tier read by ``await`` (``integrations.redis.AsyncTieredStore``).
+
+    Verifiers call stores synchronously; the Guard's asyncio path awaits ``aload`` (copy ``key``'s
+    entry from the shared tier into memory; whether there was one) when memory has no answer, so
+    the shared tier never blocks the event loop.
+    """
+
+    async def aload(self, key: str, now: float) -> bool: ...
 
 
 class MemoryStore(Generic[V]):

@@ -321,6 +321,11 @@ class JWTVerifier:
         """The digest of the configuration that decides acceptance; part of every store key."""
         return self._namespace
 
+    @property
+    def store(self) -> Store[VerifiedToken] | None:
+        """The verified-token store (``None`` with ``cache_tokens=False``)."""
+        return self._cache
+
     def store_key(self, token: str) -> str:
         """The key of ``token`` in a store given as ``cache`` (a SHA-256 within
         :attr:`namespace`; R7662-11, STORE-1)."""

@@ -55,6 +55,7 @@ from ._verify.introspection import (
     PrivateKeyJWT,
 )
 from ._verify.jwt_verifier import JWTVerifier
+from ._verify.mtls import MutualTLS
 
 
 def _installed_version() -> str:
@@ -101,6 +102,7 @@ __all__ = [
     "MemoryReplayStore",
     "MemoryStore",
     "MissingCredentials",
+    "MutualTLS",
     "Policy",
     "PolicyWarning",
     "Principal",

@@ -51,6 +51,7 @@ from ._verify.cache import LoadsAhead
 from ._verify.dpop import DPoP
 from ._verify.flow import AsyncTransport, Flow, SyncTransport, run_async, run_sync
 from ._verify.jwt_verifier import JWTVerifier
+from ._verify.mtls import MutualTLS
 from ._verify.transports import AsyncHttpxTransport, HttpxTransport
 
 logger = logging.getLogger("stepup_mfa")
@@ -99,6 +100,10 @@ class Guard:
     - ``dpop``: a :class:`~stepup_mfa.DPoP` checker accepts ``Authorization: DPoP`` with its
       proof (RFC 9449); challenges then also offer ``DPoP algs=...``. Without it DPoP-bound tokens
       are refused.
+    - ``mtls``: a :class:`~stepup_mfa.MutualTLS` source of client certificates accepts
+      certificate-bound tokens (``cnf.x5t#S256``, RFC 8705) from the client holding that
+      certificate; the adapters read it from the TLS layer or the named trusted proxy header.
+      Without it certificate-bound tokens are refused.
     """
 
     def __init__(
@@ -117,9 +122,11 @@ class Guard:
         refresh_ahead: float | None = 30.0,
         require_https: bool = False,
         dpop: DPoP | None = None,
+        mtls: MutualTLS | None = None,
     ) -> None:
         self.verifier = verifier
         self.dpop = dpop
+        self.mtls = mtls
         self.settings = ChallengeSettings(
             realm, resource_metadata, error_uri, dpop.algorithms if dpop is not None else ()
         )
@@ -344,6 +351,8 @@ class Guard:
         if basis is None or (basis[0] is not decision.principal and basis[0] != decision.principal):
             return
         principal, until, same_keys = basis
+        if principal.cnf is not None and "x5t#S256" in principal.cnf:
+            return  # admitted for the certificate of this connection only (RFC 8705)
         fresh_until = math.inf
         if policy.max_age is not None:
             if principal.auth_time is None:
@@ -364,8 +373,8 @@ class Guard:
         try:
             if attempt == "DPoP":
                 self._check_proof(principal, request, now)
-            else:
-                check_binding(principal, policy)
+            cert = request.client_cert if self.mtls is not None else None
+            check_binding(principal, policy, cert, proof=attempt == "DPoP")
         except StepUpError as error:
             return self._refuse(error, request, policy)
         return self._finish(

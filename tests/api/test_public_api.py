@@ -21,6 +21,7 @@ PUBLIC = {
     "MemoryReplayStore",
     "ReplayStore",
     "UseDPoPNonce",
+    "MutualTLS",
     "ANONYMOUS",
     "AUTHENTICATED",
     "REGISTERED_AMR",

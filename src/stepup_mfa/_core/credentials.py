@@ -47,6 +47,9 @@ class RequestView:
     scheme: str = ""
     #: Every ``DPoP`` proof field line, in order (RFC 9449 §4.1); the Guard checks there is one.
     dpop: tuple[str, ...] = ()
+    #: The DER client certificate of the TLS connection (RFC 8705 §3), as the adapters find it
+    #: with a :class:`~stepup_mfa.MutualTLS` configuration; ``None``: none presented, or not asked.
+    client_cert: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

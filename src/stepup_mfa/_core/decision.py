@@ -8,6 +8,9 @@ policy only, never from the user, so a challenge cannot single out privileged ac
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -199,8 +202,15 @@ def is_fresh(auth_time: float | None, max_age: int, now: float) -> bool:
 
 BOUND_AS_BEARER = "DPoP-bound token presented as Bearer"
 NOT_BOUND = "DPoP scheme used with a token that is not DPoP-bound"
-BOUND_REQUIRED = "A sender-constrained (DPoP-bound) token is required"
+BOUND_REQUIRED = "A sender-constrained (DPoP- or certificate-bound) token is required"
 INCONSISTENT_BINDING = "Inconsistent DPoP binding"
+CERTIFICATE_MISMATCH = "Certificate binding mismatch"
+
+
+def certificate_thumbprint(der: bytes) -> str:
+    """RFC 8705 §3.1 ``x5t#S256``: the unpadded base64url SHA-256 of a certificate's DER bytes."""
+    digest = hashlib.sha256(der).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def dpop_thumbprint(principal: Principal) -> str | None:
@@ -222,23 +232,58 @@ def dpop_thumbprint(principal: Principal) -> str | None:
     return jkt
 
 
-def check_binding(principal: Principal, policy: Policy | None = None) -> None:
-    """Refuse sender-constrained tokens a Bearer request cannot prove possession of.
+def check_certificate(principal: Principal, client_cert: bytes | None) -> bool:
+    """Whether the token is certificate-bound, raising unless ``client_cert`` is its certificate.
 
-    A DPoP-bound token (``cnf.jkt``, or introspection ``token_type`` DPoP) presented as Bearer is a
-    downgrade (R9449-17, R7662-14, R9449-24). A certificate-bound token (``cnf.x5t#S256``) needs the
-    mutual-TLS check, which this library does not perform, so it is refused (R8705-2). A route whose
-    policy has ``require_bound_token`` refuses every Bearer token.
+    RFC 8705 §3: a token with ``cnf["x5t#S256"]`` (in a JWT, §3.1, or an introspection answer,
+    §3.2) is only valid from a client that presented, on the TLS connection, the certificate whose
+    thumbprint it names: no certificate (R8705-2) or another one (R8705-1, R8705-4) is
+    ``invalid_token``. The value is compared exactly with :func:`certificate_thumbprint` of the
+    DER bytes, so a padded value or a hash of the PEM text never matches (R8705-3). The chain is
+    not validated: possession of the key is what the TLS handshake proved (R8705-5).
     """
+    cnf = principal.cnf
+    if cnf is None or "x5t#S256" not in cnf:
+        return False
+    expected = cnf["x5t#S256"]
+    if client_cert is None or not isinstance(expected, str) or not expected.isascii():
+        raise InvalidToken(CERTIFICATE_MISMATCH)
+    actual = certificate_thumbprint(client_cert)
+    if not hmac.compare_digest(expected.encode("ascii"), actual.encode("ascii")):
+        raise InvalidToken(CERTIFICATE_MISMATCH)
+    return True
+
+
+def check_binding(
+    principal: Principal,
+    policy: Policy | None = None,
+    client_cert: bytes | None = None,
+    *,
+    proof: bool = False,
+) -> None:
+    """Refuse sender-constrained tokens the request cannot prove possession of.
+
+    The one home of the binding rule. ``client_cert`` is the DER certificate the client presented
+    on the TLS connection (``None``: none, or mutual TLS is not configured); ``proof`` says that a
+    DPoP proof for the token's ``cnf.jkt`` was checked (``Authorization: DPoP``).
+
+    - A certificate-bound token (``cnf.x5t#S256``) needs that certificate, whatever the scheme
+      (:func:`check_certificate`, R8705-1..4).
+    - A DPoP-bound token (``cnf.jkt``, or introspection ``token_type`` DPoP) without a proof is a
+      downgrade (R9449-17, R7662-14, R9449-24).
+    - A route whose policy has ``require_bound_token`` accepts a DPoP proof or a matching
+      certificate, and refuses every other token.
+    """
+    certificate_bound = check_certificate(principal, client_cert)
+    if proof:
+        return
     cnf = principal.cnf
     token_type = principal.token_type
     if (cnf is not None and "jkt" in cnf) or (
         token_type is not None and token_type.lower() == "dpop"
     ):
         raise InvalidToken(BOUND_AS_BEARER)
-    if cnf is not None and "x5t#S256" in cnf:
-        raise InvalidToken("Certificate binding mismatch")
-    if policy is not None and policy.require_bound_token:
+    if policy is not None and policy.require_bound_token and not certificate_bound:
         raise InvalidToken(BOUND_REQUIRED)
 
 

@@ -19,6 +19,7 @@ from .._core.paths import NON_CANONICAL_PATH, non_canonical_reason
 from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
+from .._verify.mtls import MutualTLS
 from ..routes import RouteTable
 
 if TYPE_CHECKING:
@@ -63,12 +64,14 @@ def asgi_view(
     path: str,
     authorization: tuple[str, ...] | None = None,
     form_body: bytes | None = None,
+    mtls: MutualTLS | None = None,
 ) -> RequestView:
     """The core's view of an ASGI HTTP or websocket scope.
 
     ASGI servers send header names lower-cased (ASGI spec, HTTP connection scope), so a bytes
     comparison finds every ``Authorization`` line; values are latin-1, as RFC 9110 §5.5 allows.
-    ``authorization`` may be passed when the caller already collected the lines.
+    ``authorization`` may be passed when the caller already collected the lines. With ``mtls``
+    (the Guard's), the client certificate is read from where it says (RFC 8705).
     """
     content_type: str | None = None
     dpop: tuple[str, ...] = ()
@@ -94,14 +97,21 @@ def asgi_view(
         form_body,
         scope_scheme(scope),
         dpop,
+        mtls.from_asgi(scope) if mtls is not None else None,
     )
 
 
-def wsgi_view(environ: WSGIEnvironment, path: str, form_body: bytes | None = None) -> RequestView:
+def wsgi_view(
+    environ: WSGIEnvironment,
+    path: str,
+    form_body: bytes | None = None,
+    mtls: MutualTLS | None = None,
+) -> RequestView:
     """The core's view of a WSGI request.
 
     WSGI servers join repeated ``Authorization`` lines with a comma; the core refuses such a
-    value as malformed (RFC 9110 §11.6.2, R9110-4), so nothing is lost by the joining.
+    value as malformed (RFC 9110 §11.6.2, R9110-4), so nothing is lost by the joining. With
+    ``mtls`` (the Guard's), the client certificate is read from where it says (RFC 8705).
     """
     authorization = environ.get("HTTP_AUTHORIZATION")
     # Repeated DPoP lines arrive comma-joined; a comma is not in a compact JWS, so two proofs
@@ -116,6 +126,7 @@ def wsgi_view(environ: WSGIEnvironment, path: str, form_body: bytes | None = Non
         form_body,
         environ.get("wsgi.url_scheme", "http"),
         tuple(dpop.split(",")) if dpop is not None else (),
+        mtls.from_wsgi(environ) if mtls is not None else None,
     )
 
 

@@ -297,9 +297,9 @@ class StepUpMiddleware:
             except RequestTooLarge as error:
                 await answer_refusal(guard, scope, send, refuse(guard, error))
                 return
-            view = asgi_view(scope, route_path(scope), form_body=form_body)
+            view = asgi_view(scope, route_path(scope), form_body=form_body, mtls=guard.mtls)
         else:
-            view = asgi_view(scope, route_path(scope), authorization)
+            view = asgi_view(scope, route_path(scope), authorization, mtls=guard.mtls)
         decision = await guard.acheck(view, policy)
         if decision.allowed:
             admit(scope, decision)
@@ -375,7 +375,7 @@ class DispatchCheck:
             await self.app(scope, receive, send)
             return
         guard = self.guard
-        decision = await guard.acheck(asgi_view(scope, route_path(scope)), policy)
+        decision = await guard.acheck(asgi_view(scope, route_path(scope), mtls=guard.mtls), policy)
         if not decision.allowed:
             await answer_refusal(guard, scope, send, decision)
             return

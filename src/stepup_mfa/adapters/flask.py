@@ -286,7 +286,7 @@ def install_dispatch_check(app: Flask, guard: Guard, binding: RouteBinding) -> N
         policy = binding.policy(method, rule, preflight=preflight)
         if judged is not None and judged[2] == policy:
             return
-        _admit(guard, guard.check(wsgi_view(environ, request.path), policy))
+        _admit(guard, guard.check(wsgi_view(environ, request.path, mtls=guard.mtls), policy))
         environ[JUDGED_KEY] = (rule, method, policy)
 
     app.url_value_preprocessors.setdefault(None, []).insert(0, stepup_mfa_dispatch_check)
@@ -308,7 +308,7 @@ def _request_view(guard: Guard, policy: Policy) -> RequestView:
         body = form_body(guard, request.environ, policy)  # bounded, even for a chunked body
     except StepUpError as error:
         _admit(guard, refuse(guard, error))
-    return wsgi_view(request.environ, request.path, body)
+    return wsgi_view(request.environ, request.path, body, guard.mtls)
 
 
 def _admit(guard: Guard, decision: Decision) -> None:

@@ -525,7 +525,7 @@ class McpStepUpMiddleware:
         return closing
 
     async def _judge(self, scope: Scope, policies: list[Policy]) -> Decision:
-        view = asgi_view(scope, route_path(scope))
+        view = asgi_view(scope, route_path(scope), mtls=self.guard.mtls)
         policy = strictest(policies)
         if policy is not None:
             return await self.guard.acheck(view, policy)

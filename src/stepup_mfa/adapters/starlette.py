@@ -116,7 +116,8 @@ async def check_connection(guard: Guard, connection: HTTPConnection, policy: Pol
         form_body = b"".join(chunks)
         # What Request.body() caches, so the endpoint can still read the body.
         connection._body = form_body
-    decision = await guard.acheck(asgi_view(scope, route_path(scope), form_body=form_body), policy)
+    view = asgi_view(scope, route_path(scope), form_body=form_body, mtls=guard.mtls)
+    decision = await guard.acheck(view, policy)
     if decision.allowed:
         admit(scope, decision)
     return decision
@@ -142,7 +143,9 @@ def require(guard: Guard, policy: Policy) -> Callable[[F], F]:
                 decision = await check_connection(guard, connection, policy)
             else:  # the hot path, without the form-body checks
                 scope = connection.scope
-                decision = await guard.acheck(asgi_view(scope, route_path(scope)), policy)
+                decision = await guard.acheck(
+                    asgi_view(scope, route_path(scope), mtls=guard.mtls), policy
+                )
                 if decision.allowed:
                     admit(scope, decision)
             if not decision.allowed:

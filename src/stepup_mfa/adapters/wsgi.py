@@ -219,7 +219,8 @@ class StepUpWSGIMiddleware:
             decision = non_canonical(guard)
         else:
             try:
-                view = wsgi_view(environ, environ_path(environ), form_body(guard, environ, policy))
+                body = form_body(guard, environ, policy)
+                view = wsgi_view(environ, environ_path(environ), body, guard.mtls)
             except StepUpError as error:
                 decision = refuse(guard, error)
             else:

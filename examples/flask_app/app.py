@@ -4,6 +4,10 @@
     GET /dogs/   any valid access token
     GET /cats/   a valid token whose user passed MFA within the last STEPUP_MFA_MAX_AGE seconds
 
+DPoP-bound tokens (RFC 9449) are accepted as well as bearer tokens; ``STEPUP_DPOP_REQUIRED=1``
+makes ``/cats/`` accept only bound ones, and proofs must name ``STEPUP_PUBLIC_URL`` (default: the
+URL this app is served on).
+
 Run it with ``python examples/flask_app/app.py``; it reads the STEPUP_* variables (see README).
 """
 
@@ -27,10 +31,15 @@ DEVELOPMENT_DEFAULTS = {
 }
 
 
+PORT = int(os.environ.get("PORT", "8000"))
+SERVED_URL = f"http://127.0.0.1:{PORT}"
+
+
 def create_app(settings: StepUpSettings | None = None) -> Flask:
     settings = settings or StepUpSettings.from_env(defaults=DEVELOPMENT_DEFAULTS)
     mfa = settings.mfa_policy(name="mfa-recent")
-    stepup = FlaskStepUp(Guard(settings.verifier(), realm="catsdogs"))
+    guard = Guard(settings.verifier(), realm="catsdogs", dpop=settings.dpop(SERVED_URL))
+    stepup = FlaskStepUp(guard)
     app = Flask(__name__)
     stepup.init_app(app)
 
@@ -52,4 +61,4 @@ def create_app(settings: StepUpSettings | None = None) -> Flask:
 
 
 if __name__ == "__main__":
-    create_app().run(host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
+    create_app().run(host="127.0.0.1", port=PORT)

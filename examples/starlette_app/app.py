@@ -5,6 +5,10 @@ change which endpoint needs which assurance without touching the handlers. The "
 policy it names is built here from ``STEPUP_MFA_ACR`` and ``STEPUP_MFA_MAX_AGE``, because the acr
 value that means MFA depends on the authorization server.
 
+DPoP-bound tokens (RFC 9449) are accepted as well as bearer tokens; ``STEPUP_DPOP_REQUIRED=1``
+makes ``/cats/`` accept only bound ones, and proofs must name ``STEPUP_PUBLIC_URL`` (default: the
+URL this app is served on).
+
 Run it with ``python examples/starlette_app/app.py``; it reads the STEPUP_* variables (see README).
 """
 
@@ -42,12 +46,21 @@ async def index(request: Request) -> JSONResponse:
     return JSONResponse({"message": "Hello, anonymous visitor"})
 
 
+def _subject(request: Request) -> str | None:
+    principal = principal_of(request)  # who the middleware admitted the request for
+    return principal.subject if principal is not None else None
+
+
 async def dogs(request: Request) -> JSONResponse:
-    return JSONResponse({"message": "Woof", "sub": principal_of(request).subject})
+    return JSONResponse({"message": "Woof", "sub": _subject(request)})
 
 
 async def cats(request: Request) -> JSONResponse:
-    return JSONResponse({"message": "Meow (fresh MFA seen)", "sub": principal_of(request).subject})
+    return JSONResponse({"message": "Meow (fresh MFA seen)", "sub": _subject(request)})
+
+
+PORT = int(os.environ.get("PORT", "8000"))
+SERVED_URL = f"http://127.0.0.1:{PORT}"
 
 
 def create_app(settings: StepUpSettings | None = None) -> Starlette:
@@ -55,7 +68,7 @@ def create_app(settings: StepUpSettings | None = None) -> Starlette:
     routes = RouteTable.from_toml(
         POLICY_FILE, policies={"mfa-recent": settings.mfa_policy(name="mfa-recent")}
     )
-    guard = Guard(settings.verifier(), realm="catsdogs")
+    guard = Guard(settings.verifier(), realm="catsdogs", dpop=settings.dpop(SERVED_URL))
     return Starlette(
         routes=[Route("/", index), Route("/dogs/", dogs), Route("/cats/", cats)],
         middleware=[Middleware(StepUpMiddleware, guard=guard, routes=routes)],
@@ -63,4 +76,4 @@ def create_app(settings: StepUpSettings | None = None) -> Starlette:
 
 
 if __name__ == "__main__":
-    uvicorn.run(create_app(), host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
+    uvicorn.run(create_app(), host="127.0.0.1", port=PORT)

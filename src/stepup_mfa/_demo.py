@@ -1,11 +1,13 @@
 """``stepup-mfa demo``: the seed scenario, narrated, against real servers on loopback.
 
 It starts the development authorization server in this process and one of the example apps
-(``examples/starlette_app`` or ``examples/flask_app``) as a separate process configured only
-through its documented ``STEPUP_*`` variables, then plays the user and the client: anonymous
-``/``, ``/dogs/`` without and with a token, ``/cats/`` asking for step-up, the TOTP login, the MFA
-window running out, and the re-authentication. Every answer is checked; the exit status is 0 only
-when each step answered as the seed scenario says it must.
+(``examples/starlette_app`` or ``examples/flask_app``, run from the copies this package ships in
+``stepup_mfa/_demo_apps``, so an installed package needs no checkout) as a separate process
+configured only through its documented ``STEPUP_*`` variables, then plays the user and the client:
+anonymous ``/``, ``/dogs/`` without and with a token, ``/cats/`` asking for step-up, the TOTP
+login, the MFA window running out, the re-authentication, and a DPoP-bound token (RFC 9449) that
+is refused when stolen and accepted with its key. Every answer is checked; the exit status is 0
+only when each step answered as the seed scenario says it must.
 """
 
 from __future__ import annotations
@@ -33,23 +35,31 @@ from ._settings import TokenMode
 
 if TYPE_CHECKING:
     from .devidp import DevIdP, DevIdPClient
+    from .testing.dpop import DPoPKey
 
 DEMO_USER = "alice"
+#: The example apps as shipped in this package; ``examples/`` in a checkout holds copies.
+DEMO_APPS = Path(__file__).resolve().parent / "_demo_apps"
 
 
 class DemoFailure(Exception):
     """A step did not answer as the seed scenario requires."""
 
 
-def find_example(app: str) -> Path:
-    """The example's ``app.py``: in the current directory's checkout, or beside this package's."""
-    relative = Path("examples") / f"{app}_app" / "app.py"
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (root / relative).is_file():
-            return root / relative
-    raise DemoFailure(
-        f"cannot find {relative.as_posix()}: run the demo from a checkout of stepup-mfa"
-    )
+def find_example(app: str, filename: str = "app.py") -> Path:
+    """``<app>_app/app.py`` (or ``filename``) of the example apps this package ships."""
+    return demo_app_file(f"{app}_app", filename)
+
+
+def demo_app_file(folder: str, filename: str) -> Path:
+    """A file of the example apps this package ships (``examples/<folder>`` holds a copy)."""
+    path = DEMO_APPS / folder / filename
+    if not path.is_file():
+        raise DemoFailure(
+            f"this installation of stepup-mfa lacks its example {folder}/{filename}: "
+            "reinstall it (pip install --force-reinstall 'stepup-mfa[demo]')"
+        )
+    return path
 
 
 def free_port() -> int:
@@ -82,10 +92,13 @@ class ExampleServer:
 @contextmanager
 def run_example(path: Path, env: dict[str, str], timeout: float = 30.0) -> Iterator[ExampleServer]:
     port = free_port()
+    # Only the demo's own settings: a STEPUP_* variable left in the user's shell (a
+    # STEPUP_DPOP_REQUIRED=1, another issuer) must not change the scenario.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("STEPUP_")}
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [sys.executable, str(path)],
-            env={**os.environ, **env, "PORT": str(port)},
+            env={**inherited, **env, "PORT": str(port)},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -130,11 +143,23 @@ class Narrator:
         self.say(f"\n[{self.step}] {text}")
 
     def exchange(
-        self, client: httpx.Client, path: str, token: str | None, expect_status: int
+        self,
+        client: httpx.Client,
+        path: str,
+        token: str | None,
+        expect_status: int,
+        *,
+        dpop: tuple[DPoPKey, str] | None = None,
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = client.get(path, headers=headers)
+        """GET ``path`` with ``token`` as Bearer, or, with ``dpop`` (a key and whose it is), as
+        ``DPoP`` with a fresh proof by that key (RFC 9449 §7)."""
         shown_token = "Bearer <access token>" if token else "no token"
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if dpop is not None and token:
+            key, owner = dpop
+            headers = key.headers("GET", f"{client.base_url}".rstrip("/") + path, token)
+            shown_token = f"DPoP <access token> + a proof signed by {owner} key"
+        response = client.get(path, headers=headers)
         self.say(f"    GET {response.request.url.raw_path.decode()}  ({shown_token})")
         self.say(f"    -> {response.status_code} {response.reason_phrase}")
         challenge = response.headers.get("WWW-Authenticate")
@@ -239,6 +264,8 @@ def run_demo(
                     httpx.Client(base_url=api.url, timeout=10.0) as http,
                 ):
                     _walkthrough(idp, idp_client, http, narrator, max_age, token_mode)
+                    if gateway is None:  # the proxies' configurations forward no DPoP header
+                        _dpop_step(idp, idp_client, http, narrator, token_mode)
     except DemoFailure as failure:
         narrator.say(f"\nDEMO FAILED at step {narrator.step}: {failure}")
         return 1
@@ -321,6 +348,41 @@ def _walkthrough(
 
     narrator.title("/cats/ accepts the fresh token again")
     narrator.exchange(http, "/cats/", token, 200)
+
+
+def _dpop_step(
+    idp: DevIdP,
+    idp_client: DevIdPClient,
+    http: httpx.Client,
+    narrator: Narrator,
+    token_mode: TokenMode,
+) -> None:
+    """RFC 9449: a token bound to the client's key is refused without a proof by that key (as
+    Bearer, or with a thief's proof) and accepted with one."""
+    from .devidp import LoginError
+    from .testing.dpop import DPoPKey
+
+    narrator.title("A DPoP-bound token is useless when stolen: refused without its key")
+    key, thief = DPoPKey(), DPoPKey()
+    narrator.say(f"    (the client logs {DEMO_USER} in with a proof of its DPoP key, RFC 9449 §5)")
+    resource = idp.opaque_audience if token_mode == "introspection" else None
+    idp_client.dpop = key
+    try:
+        tokens = idp_client.login(DEMO_USER, idp.users[DEMO_USER].password, resource=resource)
+    except LoginError as exc:
+        raise DemoFailure(f"login failed: {exc}") from exc
+    finally:
+        idp_client.dpop = None
+    if tokens.token_type != "DPoP":
+        raise DemoFailure(f"expected token_type DPoP, got {tokens.token_type}")
+    narrator.say(f"    -> access token (token_type DPoP, bound to key {key.jkt[:12]}...)")
+    token = tokens.access_token
+    narrator.say("    a thief who copied the token sends it as a bearer token:")
+    narrator.exchange(http, "/dogs/", token, 401)
+    narrator.say("    ... and with a proof signed by a key of his own:")
+    narrator.exchange(http, "/dogs/", token, 401, dpop=(thief, "the thief's"))
+    narrator.say("    the client sends it with a fresh proof signed by its key:")
+    narrator.exchange(http, "/dogs/", token, 200, dpop=(key, "the client's"))
 
 
 def _serve(idp: DevIdP, api: ExampleServer, narrator: Narrator, token_mode: TokenMode) -> int:

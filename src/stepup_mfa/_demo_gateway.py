@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ._demo import DemoFailure, ExampleServer, free_port, log_tail
+from ._demo import DemoFailure, ExampleServer, demo_app_file, free_port, log_tail
 
 #: The ports the documented configurations name: (proxy, gateway, upstream)
 DOCUMENTED_PORTS = ("127.0.0.1:8080", "127.0.0.1:9401", "127.0.0.1:9402")
@@ -34,12 +34,8 @@ class GatewayDemoError(DemoFailure):
 
 
 def find_gateway_example() -> Path:
-    """``examples/gateway`` in the current directory's checkout, or beside this package's."""
-    relative = Path("examples") / "gateway"
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (root / relative / "nginx.conf").is_file():
-            return root / relative
-    raise GatewayDemoError("cannot find examples/gateway: run the demo from a checkout")
+    """The ``gateway`` folder of the example apps this package ships (``examples/gateway``)."""
+    return demo_app_file("gateway", "nginx.conf").parent
 
 
 def proxy_binary(proxy: str) -> str:

@@ -1,11 +1,12 @@
 """``stepup-mfa demo --app mcp``: per-tool step-up on an MCP server, with the official SDK client.
 
-Starts ``examples/mcp_server`` as its own process (configured only through its ``STEPUP_*``
-variables) against the in-process development authorization server, then plays an MCP client
-whose HTTP client carries :class:`~stepup_mfa.integrations.mcp.McpStepUpAuth`: ``get_balance``
-works with a password login; ``transfer_money`` is refused with the step-up challenge, the auth
-flow re-authenticates with a TOTP code and the retry succeeds; after the MFA window the same
-happens again. Every answer is checked.
+Starts ``examples/mcp_server`` (the copy this package ships) as its own process, configured only
+through its ``STEPUP_*`` variables, against the in-process development authorization server, then
+plays an MCP client whose HTTP client carries
+:class:`~stepup_mfa.integrations.mcp.McpStepUpAuth`: ``get_balance`` works with a password login;
+``transfer_money`` is refused with the step-up challenge, the auth flow re-authenticates with a
+TOTP code and the retry succeeds; after the MFA window the same happens again. Every answer is
+checked.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ._demo import (
     DemoFailure,
     Narrator,
     _describe,
+    demo_app_file,
     example_environment,
     run_example,
 )
@@ -31,15 +33,8 @@ if TYPE_CHECKING:
 
 
 def find_mcp_example() -> Path:
-    """``examples/mcp_server/app.py`` in the current directory's checkout, or beside this
-    package's."""
-    relative = Path("examples") / "mcp_server" / "app.py"
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (root / relative).is_file():
-            return root / relative
-    raise DemoFailure(
-        f"cannot find {relative.as_posix()}: run the demo from a checkout of stepup-mfa"
-    )
+    """``mcp_server/app.py`` of the example apps this package ships (``examples/mcp_server``)."""
+    return demo_app_file("mcp_server", "app.py")
 
 
 def run_mcp_demo(narrator: Narrator, max_age: int, token_mode: TokenMode) -> int:

@@ -14,7 +14,19 @@ The variable names are a documented interface (the examples and ``stepup-mfa dem
 ``STEPUP_ALLOW_INSECURE_HTTP``         ``1`` to trust an ``http://`` issuer (development only)
 ``STEPUP_ACCEPT_JWT_TYP``              ``1`` to accept JWT access tokens typed ``JWT`` (or untyped)
                                        as well as ``at+jwt`` (RFC 9068 §4)
+``STEPUP_PUBLIC_URL``                  the API's externally visible base URL
+                                       (``https://api.example.com``, optionally with a path
+                                       prefix), which DPoP proofs' ``htu`` is compared with
+                                       (RFC 9449 §4.3); default: the URL the app is served on
+``STEPUP_DPOP_REQUIRED``               ``1`` to make the MFA routes require a sender-constrained
+                                       token (``Policy(require_bound_token=True)``): a bearer
+                                       token is refused there with a ``DPoP`` challenge
 =====================================  ==========================================================
+
+DPoP-bound tokens are accepted with no setting at all: :meth:`StepUpSettings.dpop` builds the
+checker the ``Guard`` takes as ``dpop=``, with ``STEPUP_PUBLIC_URL`` or the URL the app is served
+on. ``STEPUP_PUBLIC_URL`` is configuration on purpose: the ``Host`` header is the client's to
+forge, so behind a proxy set it to the URL clients call.
 
 There is no default issuer or audience: trusting whatever answers on a development port because a
 variable was forgotten is a security hole, so an unset ``STEPUP_ISSUER`` or ``STEPUP_AUDIENCE`` is
@@ -32,6 +44,7 @@ from typing import Literal
 from ._core.errors import ConfigurationError
 from ._core.policy import Policy
 from ._verify.base import TokenVerifier
+from ._verify.dpop import DPoP, normalize_http_uri
 
 DEV_MFA_ACR = "urn:stepup-mfa:acr:mfa"
 
@@ -61,6 +74,8 @@ class StepUpSettings:
     mfa_max_age: int = 60
     allow_insecure_http: bool = False
     accept_jwt_typ: bool = False
+    public_url: str | None = None
+    dpop_required: bool = False
 
     @classmethod
     def from_env(
@@ -86,6 +101,12 @@ class StepUpSettings:
         max_age_text = env.get("STEPUP_MFA_MAX_AGE", "60").strip()
         if not max_age_text.isdigit():
             raise ConfigurationError("STEPUP_MFA_MAX_AGE must be a whole number of seconds")
+        public_url = env.get("STEPUP_PUBLIC_URL", "").strip() or None
+        if public_url is not None and normalize_http_uri(public_url) is None:
+            raise ConfigurationError(
+                "STEPUP_PUBLIC_URL must be an absolute http(s) URL with no query or fragment, "
+                "the base URL clients call (https://api.example.com)"
+            )
         return cls(
             issuer=env["STEPUP_ISSUER"].strip(),
             audience=env["STEPUP_AUDIENCE"].strip(),
@@ -96,6 +117,8 @@ class StepUpSettings:
             mfa_max_age=int(max_age_text),
             allow_insecure_http=_flag(env, "STEPUP_ALLOW_INSECURE_HTTP"),
             accept_jwt_typ=_flag(env, "STEPUP_ACCEPT_JWT_TYP"),
+            public_url=public_url,
+            dpop_required=_flag(env, "STEPUP_DPOP_REQUIRED"),
         )
 
     def verifier(self) -> TokenVerifier:
@@ -126,8 +149,19 @@ class StepUpSettings:
         )
 
     def mfa_policy(self, name: str = "mfa") -> Policy:
-        """Authenticated, with the MFA acr value, within the last ``mfa_max_age`` seconds."""
-        return Policy(acr_values=(self.mfa_acr,), max_age=self.mfa_max_age, name=name)
+        """Authenticated, with the MFA acr value, within the last ``mfa_max_age`` seconds; with
+        ``STEPUP_DPOP_REQUIRED=1`` also with a sender-constrained token."""
+        return Policy(
+            acr_values=(self.mfa_acr,),
+            max_age=self.mfa_max_age,
+            name=name,
+            require_bound_token=self.dpop_required,
+        )
+
+    def dpop(self, served_url: str) -> DPoP:
+        """The DPoP checker for ``Guard(..., dpop=...)`` (RFC 9449): proofs must name
+        ``STEPUP_PUBLIC_URL``, or ``served_url`` (the URL the app listens on) when it is unset."""
+        return DPoP(self.public_url or served_url)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

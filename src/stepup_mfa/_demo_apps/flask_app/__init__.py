@@ -1,0 +1,1 @@
+"""A copy of examples/flask_app (see the package docstring)."""

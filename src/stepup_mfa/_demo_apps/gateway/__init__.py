@@ -1,0 +1,1 @@
+"""A copy of examples/gateway (see the package docstring)."""

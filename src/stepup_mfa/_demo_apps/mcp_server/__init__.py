@@ -1,0 +1,1 @@
+"""A copy of examples/mcp_server (see the package docstring)."""

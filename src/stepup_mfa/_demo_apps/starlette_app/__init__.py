@@ -1,0 +1,1 @@
+"""A copy of examples/starlette_app (see the package docstring)."""

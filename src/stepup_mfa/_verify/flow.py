@@ -6,6 +6,10 @@ yields :class:`HttpRequest` values and receives :class:`HttpResponse` values (or
 places that do I/O; they are short loops around the generator, in the style of httpx's
 ``Auth.sync_auth_flow`` / ``async_auth_flow``.
 
+Both drivers report each exchange that goes on the wire to an optional observer
+(:class:`~stepup_mfa._observe.CallObserver`), through :func:`_watch` and :func:`_watched`: one
+place, so that blocking and asyncio requests are counted and traced alike.
+
 The drivers also give *single flight*: requests of one verifier (its :class:`SingleFlight`) that
 carry the same ``flight_key`` while one of them is on the wire share that one exchange, whether
 the waiters are threads, asyncio tasks, or both. A thousand concurrent requests that all need the
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from .._core.errors import VerifierUnavailable
+from .._observe import Call, CallObserver, CallWatch
 
 T = TypeVar("T")
 
@@ -60,12 +65,15 @@ class TransportError(VerifierUnavailable):
     """The request did not produce a response: timeout, refused connection, TLS failure.
 
     Thrown into the flow, which decides what it means (cached keys may still serve). If a flow
-    lets it escape, it is a 503 like any other outage; ``reason`` (for logs only) names the fault.
+    lets it escape, it is a 503 like any other outage; ``reason`` (for logs only) names the fault,
+    ``error_type`` says its kind in a word, for metrics (``ConnectError``, ``ReadTimeout``,
+    ``response_too_large``).
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, error_type: str = "transport_error") -> None:
         super().__init__(cause=reason)
         self.reason = reason
+        self.error_type = error_type
 
 
 #: A flow: yields requests, receives responses, returns its result.
@@ -180,16 +188,63 @@ def _followed(outcome: _Outcome) -> HttpResponse | None:
 _WAIT_TIMED_OUT = "timed out waiting for a shared request"
 
 
-def _send_sync(transport: SyncTransport, request: HttpRequest) -> HttpResponse:
+def _watch(observer: CallObserver | None, request: HttpRequest) -> CallWatch | None:
+    """Tell ``observer`` that ``request`` goes on the wire (never its headers or body)."""
+    if observer is None:
+        return None
+    return observer.calling(Call.of(request.method, request.url, request.flight_key))
+
+
+def _watched(watch: CallWatch, error: BaseException) -> None:
+    """Tell the watch how an exchange that produced no response failed."""
+    if isinstance(error, TransportError):
+        watch.failed(error.error_type)
+    else:
+        watch.failed(type(error).__name__)
+
+
+def _exchange_sync(
+    transport: SyncTransport, request: HttpRequest, observer: CallObserver | None
+) -> HttpResponse:
+    watch = _watch(observer, request)
+    if watch is None:
+        return transport.send(request)
+    try:
+        response = transport.send(request)
+    except BaseException as error:
+        _watched(watch, error)
+        raise
+    watch.answered(response.status)
+    return response
+
+
+async def _exchange_async(
+    transport: AsyncTransport, request: HttpRequest, observer: CallObserver | None
+) -> HttpResponse:
+    watch = _watch(observer, request)
+    if watch is None:
+        return await transport.send(request)
+    try:
+        response = await transport.send(request)
+    except BaseException as error:
+        _watched(watch, error)
+        raise
+    watch.answered(response.status)
+    return response
+
+
+def _send_sync(
+    transport: SyncTransport, request: HttpRequest, observer: CallObserver | None = None
+) -> HttpResponse:
     key, flights = request.flight_key, request.flights
     if key is None or flights is None:
-        return transport.send(request)
+        return _exchange_sync(transport, request, observer)
     deadline = time.monotonic() + request.timeout * 2
     while True:
         future, leader = flights.join_or_lead(key)
         if leader:
             try:
-                response = transport.send(request)
+                response = _exchange_sync(transport, request, observer)
             except BaseException as error:
                 flights.settle(key, future, _lead_outcome(error))
                 raise
@@ -228,16 +283,18 @@ async def _follow_async(future: concurrent.futures.Future[_Outcome], timeout: fl
     return future.result()
 
 
-async def _send_async(transport: AsyncTransport, request: HttpRequest) -> HttpResponse:
+async def _send_async(
+    transport: AsyncTransport, request: HttpRequest, observer: CallObserver | None = None
+) -> HttpResponse:
     key, flights = request.flight_key, request.flights
     if key is None or flights is None:
-        return await transport.send(request)
+        return await _exchange_async(transport, request, observer)
     deadline = time.monotonic() + request.timeout * 2
     while True:
         future, leader = flights.join_or_lead(key)
         if leader:
             try:
-                response = await transport.send(request)
+                response = await _exchange_async(transport, request, observer)
             except BaseException as error:
                 flights.settle(key, future, _lead_outcome(error))
                 raise
@@ -249,13 +306,15 @@ async def _send_async(transport: AsyncTransport, request: HttpRequest) -> HttpRe
             return followed
 
 
-def run_sync(flow: Flow[T], transport: SyncTransport) -> T:
-    """Drive ``flow`` to completion with blocking I/O."""
+def run_sync(
+    flow: Flow[T], transport: SyncTransport, observer: CallObserver | None = None
+) -> T:
+    """Drive ``flow`` to completion with blocking I/O; ``observer`` hears of each exchange."""
     try:
         request = next(flow)
         while True:
             try:
-                response = _send_sync(transport, request)
+                response = _send_sync(transport, request, observer)
             except TransportError as exc:
                 request = flow.throw(exc)
             else:
@@ -266,13 +325,15 @@ def run_sync(flow: Flow[T], transport: SyncTransport) -> T:
         flow.close()
 
 
-async def run_async(flow: Flow[T], transport: AsyncTransport) -> T:
-    """Drive ``flow`` to completion on the running event loop."""
+async def run_async(
+    flow: Flow[T], transport: AsyncTransport, observer: CallObserver | None = None
+) -> T:
+    """Drive ``flow`` to completion on the running event loop; ``observer`` as for run_sync."""
     try:
         request = next(flow)
         while True:
             try:
-                response = await _send_async(transport, request)
+                response = await _send_async(transport, request, observer)
             except TransportError as exc:
                 request = flow.throw(exc)
             else:

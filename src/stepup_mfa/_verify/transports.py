@@ -48,11 +48,11 @@ class HttpxTransport:
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > MAX_RESPONSE_BYTES:
-                        raise TransportError("response body too large")
+                        raise TransportError("response body too large", "response_too_large")
                     chunks.append(chunk)
                 return _response(response.status_code, response.headers, chunks)
         except httpx.HTTPError as exc:
-            raise TransportError(_reason(exc)) from exc
+            raise TransportError(_reason(exc), type(exc).__name__) from exc
 
     def close(self) -> None:
         self._client.close()
@@ -81,11 +81,11 @@ class AsyncHttpxTransport:
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     if size > MAX_RESPONSE_BYTES:
-                        raise TransportError("response body too large")
+                        raise TransportError("response body too large", "response_too_large")
                     chunks.append(chunk)
                 return _response(response.status_code, response.headers, chunks)
         except httpx.HTTPError as exc:
-            raise TransportError(_reason(exc)) from exc
+            raise TransportError(_reason(exc), type(exc).__name__) from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()

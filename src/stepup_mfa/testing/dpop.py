@@ -16,10 +16,12 @@ import hashlib
 import json
 import secrets
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from joserfc import jws
+from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 DPoPAlgorithm = Literal["ES256", "ES384", "PS256", "RS256", "EdDSA"]
@@ -97,12 +99,15 @@ class DPoPKey:
                     target.pop(name, None)
                 else:
                     target[name] = value
-        return jws.serialize_compact(
-            protected,
-            json.dumps(payload, separators=(",", ":")).encode(),
-            self._key,
-            algorithms=[str(protected["alg"])],
-        )
+        with warnings.catch_warnings():
+            # joserfc warns that RFC 9864 deprecates the name "EdDSA"; RFC 9449 peers use it.
+            warnings.simplefilter("ignore", SecurityWarning)
+            return jws.serialize_compact(
+                protected,
+                json.dumps(payload, separators=(",", ":")).encode(),
+                self._key,
+                algorithms=[str(protected["alg"])],
+            )
 
     def headers(
         self, method: str, url: str, token: str, *, nonce: str | None = None

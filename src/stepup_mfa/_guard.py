@@ -14,8 +14,9 @@ import logging
 import math
 import threading
 import time
+import warnings
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,15 +39,24 @@ from ._core.decision import (
     evaluate,
 )
 from ._core.errors import (
+    ConfigurationError,
     InvalidRequest,
     InvalidToken,
     MissingCredentials,
+    PolicyWarning,
     StepUpError,
     VerifierUnavailable,
 )
 from ._core.policy import Policy
 from ._core.principal import Principal
-from ._verify.base import KeepsStore, RefreshesKeys, TokenVerifier, WarmsUp
+from ._core.requirements import issuers_acr_problems
+from ._verify.base import (
+    HasIssuerMetadata,
+    KeepsStore,
+    RefreshesKeys,
+    TokenVerifier,
+    WarmsUp,
+)
 from ._verify.cache import LoadsAhead
 from ._verify.dpop import DPoP
 from ._verify.flow import AsyncTransport, Flow, SyncTransport, run_async, run_sync
@@ -62,6 +72,9 @@ DecisionHook = Callable[[RequestView, Policy, Decision], None]
 PROBLEM_JSON = "application/problem+json"
 HTTPS_REQUIRED = "HTTPS is required to send an access token"
 
+
+#: What :meth:`Guard.check_acr_values` reads: (issuer, metadata or None) per issuer.
+_Metadata = tuple[tuple[str, Mapping[str, Any] | None], ...]
 
 #: How many (token, policy) verdicts a Guard keeps (the oldest written go first).
 MAX_VERDICTS = 10_000
@@ -104,6 +117,9 @@ class Guard:
       certificate-bound tokens (``cnf.x5t#S256``, RFC 8705) from the client holding that
       certificate; the adapters read it from the TLS layer or the named trusted proxy header.
       Without it certificate-bound tokens are refused.
+    - ``strict_acr``: a policy asking for ``acr_values`` the issuer's metadata does not list in
+      ``acr_values_supported`` stops the app at start-up (:class:`ConfigurationError`) instead of
+      a :class:`PolicyWarning` (:meth:`check_acr_values`, R9470-14).
     """
 
     def __init__(
@@ -123,10 +139,12 @@ class Guard:
         require_https: bool = False,
         dpop: DPoP | None = None,
         mtls: MutualTLS | None = None,
+        strict_acr: bool = False,
     ) -> None:
         self.verifier = verifier
         self.dpop = dpop
         self.mtls = mtls
+        self.strict_acr = bool(strict_acr)
         self.settings = ChallengeSettings(
             realm, resource_metadata, error_uri, dpop.algorithms if dpop is not None else ()
         )
@@ -253,6 +271,57 @@ class Guard:
         flow = self._startup_flow()
         if flow is not None:
             await run_async(flow, self._loop_transport())
+
+    # -- start-up checks ------------------------------------------------------------------------
+
+    def check_acr_values(self, policies: Iterable[Policy]) -> tuple[str, ...]:
+        """Compare the ``acr_values`` of ``policies`` with the issuer's ``acr_values_supported``
+        (R9470-14): one :class:`PolicyWarning` per policy asking for a value the issuer does not
+        list, naming the policy and the issuer's values, or with ``strict_acr`` one
+        :class:`ConfigurationError` naming them all. Metadata without ``acr_values_supported``,
+        or that cannot be fetched now, says nothing. Returns the problems found.
+
+        The adapters call it at start-up for their route tables (lifespan, ``init_app``); call it
+        yourself for the policies of decorators. Blocking: the metadata is fetched now.
+        """
+        policies = tuple(policies)
+        flow = self._metadata_flow(policies)
+        if flow is None:
+            return ()
+        try:
+            found = run_sync(flow, self._sync_transport())
+        except Exception as error:  # a start-up check never stops an app the issuer would not
+            logger.info("acr values not checked: %s", error)
+            return ()
+        return self._report_acr(policies, found)
+
+    async def acheck_acr_values(self, policies: Iterable[Policy]) -> tuple[str, ...]:
+        """The asyncio form of :meth:`check_acr_values` (for lifespan start-up)."""
+        policies = tuple(policies)
+        flow = self._metadata_flow(policies)
+        if flow is None:
+            return ()
+        try:
+            found = await run_async(flow, self._loop_transport())
+        except Exception as error:
+            logger.info("acr values not checked: %s", error)
+            return ()
+        return self._report_acr(policies, found)
+
+    def _metadata_flow(self, policies: tuple[Policy, ...]) -> Flow[_Metadata] | None:
+        verifier = self.verifier
+        if not any(policy.acr_values for policy in policies):
+            return None
+        return verifier.issuer_metadata_flow() if isinstance(verifier, HasIssuerMetadata) else None
+
+    def _report_acr(self, policies: tuple[Policy, ...], found: _Metadata) -> tuple[str, ...]:
+        problems = issuers_acr_problems(policies, found)
+        if problems and self.strict_acr:
+            raise ConfigurationError("; ".join(problems))
+        for problem in problems:
+            logger.warning("%s", problem)
+            warnings.warn(problem, PolicyWarning, stacklevel=3)
+        return problems
 
     # -- refreshing keys ahead of expiry --------------------------------------------------------
 

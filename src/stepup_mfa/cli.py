@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(subcommands)
     _add_explain(subcommands)
     _add_gateway(subcommands)
+    _add_doctor(subcommands)
     return parser
 
 
@@ -145,6 +146,65 @@ def _run_explain(args: argparse.Namespace) -> int:
         print(f"stepup-mfa explain: not a WWW-Authenticate value: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+# -- doctor -------------------------------------------------------------------------------------
+
+
+def _add_doctor(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = subcommands.add_parser(
+        "doctor",
+        help="why is this token refused here? judge one token step by step, route by route",
+        description="Decode a token (never printing it), check it against the issuer's live "
+        "metadata and JWKS (or introspection), and say for each route what the library decides "
+        "and why: each requirement met or not, the max_age countdown, the exact challenge and "
+        "the fix to try. Settings come from the STEPUP_* variables; the flags override them. "
+        "Routes: --routes FILE, else --policy, else the seed routes / (anonymous), /dogs/ "
+        "(authenticated) and /cats/ (STEPUP_MFA_ACR within STEPUP_MFA_MAX_AGE). Exit status 0 "
+        "when every route accepts the token, 1 when one refuses it, 2 for a usage error.",
+    )
+    command.add_argument(
+        "token", nargs="?", default="-", help="the access token, or - (the default) for stdin"
+    )
+    command.add_argument("--issuer", help="STEPUP_ISSUER: the issuer the API trusts")
+    command.add_argument("--audience", help="STEPUP_AUDIENCE: the API's audience")
+    command.add_argument("--token-mode", choices=("jwt", "introspection"), help="STEPUP_TOKEN_MODE")
+    command.add_argument(
+        "--introspection-client-id",
+        help="STEPUP_INTROSPECTION_CLIENT_ID (the secret is read from "
+        "STEPUP_INTROSPECTION_CLIENT_SECRET only: arguments show in the process list)",
+    )
+    command.add_argument("--mfa-acr", help="STEPUP_MFA_ACR: the acr value that means MFA")
+    command.add_argument("--mfa-max-age", help="STEPUP_MFA_MAX_AGE: seconds")
+    command.add_argument(
+        "--accept-jwt-typ", action="store_true", help="STEPUP_ACCEPT_JWT_TYP=1: typ JWT too"
+    )
+    command.add_argument(
+        "--allow-insecure-http", action="store_true", help="STEPUP_ALLOW_INSECURE_HTTP=1"
+    )
+    command.add_argument(
+        "--strict-acr",
+        action="store_true",
+        help="STEPUP_STRICT_ACR=1: acr values the issuer does not list fail (R9470-14)",
+    )
+    command.add_argument("--routes", help="a route table (policies.toml) to judge every entry of")
+    command.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a policy in the route table's TOML syntax, e.g. "
+        "'acr_values = [\"urn:example:mfa\"], max_age = 300' (repeatable)",
+    )
+    command.add_argument("--realm", default="api", help="realm of the challenges (default api)")
+    command.add_argument("--json", action="store_true", help="print JSON instead of text")
+    command.set_defaults(handler=_run_doctor)
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from ._doctor import run
+
+    return run(args, sys.stdin, sys.stdout, sys.stderr)
 
 
 # -- gateway ------------------------------------------------------------------------------------

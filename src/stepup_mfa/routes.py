@@ -218,6 +218,11 @@ class RouteTable:
         """The policy of every request that no route matches."""
         return self._default
 
+    def policies(self) -> tuple[Policy, ...]:
+        """Every policy the table answers with: its routes' and its default (for start-up
+        checks such as the issuer's acr values, R9470-14)."""
+        return (*(route.policy for route in self.routes), self._default)
+
     def policy_for(self, method: str, path: str, *, preflight: bool = False) -> Policy:
         """The policy for a request to a raw app, by its (canonical, decoded) path.
 

@@ -31,6 +31,8 @@ from .errors import (
 )
 from .policy import Policy
 from .principal import Principal
+from .requirements import assess
+from .requirements import is_fresh as is_fresh  # re-exported: its home moved
 
 #: Which scheme a request tried: one of them, or both at once (RFC 9449 §7.2).
 Attempt = Literal["Bearer", "DPoP", "both"]
@@ -159,16 +161,18 @@ def evaluate(
 
 
 def unmet_requirements(principal: Principal, policy: Policy, now: float) -> AuthError | None:
-    """The error naming every requirement of ``policy`` that ``principal`` does not meet."""
-    missing_scope = not policy.scopes <= principal.scopes
-    acr_unmet = bool(policy.acr_values) and principal.acr not in policy.acr_values
-    amr_unmet = bool(policy.amr_groups) and any(
-        group.isdisjoint(principal.amr) for group in policy.amr_groups
-    )
-    too_old = policy.max_age is not None and not is_fresh(principal.auth_time, policy.max_age, now)
-    if acr_unmet or amr_unmet or too_old:
+    """The error naming every requirement of ``policy`` that ``principal`` does not meet.
+
+    Each requirement is judged by :func:`~stepup_mfa._core.requirements.assess` (the one home
+    that ``stepup-mfa doctor`` also reports from); the application's rules come last.
+    """
+    assessment = assess(principal, policy, now)
+    missing_scope = bool(assessment.missing_scopes)
+    if assessment.needs_step_up:
         return InsufficientUserAuthentication(
-            DIFFERENT_LEVEL if acr_unmet or amr_unmet else MORE_RECENT,
+            DIFFERENT_LEVEL
+            if not assessment.acr_met or assessment.unmet_amr_groups
+            else MORE_RECENT,
             params_of(
                 [
                     ("acr_values", " ".join(policy.acr_values) or None),
@@ -183,21 +187,6 @@ def unmet_requirements(principal: Principal, policy: Policy, now: float) -> Auth
         if not rule.check(principal):
             return InsufficientScope(NOT_GRANTED)
     return None
-
-
-def is_fresh(auth_time: float | None, max_age: int, now: float) -> bool:
-    """Whether an authentication at ``auth_time`` is at most ``max_age`` seconds old at ``now``.
-
-    Without ``auth_time`` recency cannot be proven, so the answer is no (R9470-10, OIDC-2). Only an
-    elapsed time strictly greater than ``max_age`` fails (OIDC-3). An ``auth_time`` slightly in the
-    future (clock skew, already bounded by the verifier, OIDC-4) counts as now: the window is
-    ``now - min(auth_time, now)``, and the verifiers also move such an ``auth_time`` back to the
-    moment they verified the token (:func:`~stepup_mfa._core.validity.settle_auth_time`), so that
-    leeway never stretches ``max_age``.
-    """
-    if auth_time is None:
-        return False
-    return now - min(auth_time, now) <= max_age
 
 
 BOUND_AS_BEARER = "DPoP-bound token presented as Bearer"

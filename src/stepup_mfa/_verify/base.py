@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from .._core.principal import Principal
 from .flow import Flow
@@ -63,3 +64,12 @@ class KeepsStore(Protocol):
     def store(self) -> object: ...
 
     def store_key(self, token: str) -> str: ...
+
+
+@runtime_checkable
+class HasIssuerMetadata(Protocol):
+    """A verifier that can fetch its issuers' metadata (RFC 8414) for start-up checks:
+    :meth:`~stepup_mfa.Guard.check_acr_values` compares ``acr_values_supported`` with the
+    policies (R9470-14). Each item is (issuer, document or ``None`` when it cannot be had)."""
+
+    def issuer_metadata_flow(self) -> Flow[tuple[tuple[str, Mapping[str, Any] | None], ...]]: ...

@@ -13,6 +13,7 @@ we use the first one that exists), signed metadata (``signed_metadata``), and fo
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -21,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 from .._core.errors import ConfigurationError, VerifierUnavailable
 from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, TransportError
 from .strict_json import MalformedJSON, loads_strict_json
+
+logger = logging.getLogger("stepup_mfa")
 
 OAUTH_WELL_KNOWN = "/.well-known/oauth-authorization-server"
 OPENID_WELL_KNOWN = "/.well-known/openid-configuration"
@@ -236,3 +239,27 @@ def metadata_flow(
             allow_insecure_http=allow_insecure_http,
         )
     raise VerifierUnavailable("The authorization server metadata cannot be fetched")
+
+
+#: One issuer's identifier and its metadata document (``None``: it could not be had).
+IssuerMetadata = tuple[str, Mapping[str, Any] | None]
+
+
+def issuers_metadata(
+    issuers: Sequence[str], allow_insecure_http: bool, timeout: float = DEFAULT_TIMEOUT
+) -> Flow[tuple[IssuerMetadata, ...]]:
+    """The metadata of each of ``issuers`` for start-up checks; an issuer whose metadata cannot be
+    fetched or used gets ``None`` (logged), since such a check must not stop an app whose requests
+    would retry (and fail closed) on their own."""
+    found: list[IssuerMetadata] = []
+    for issuer in issuers:
+        try:
+            metadata = yield from metadata_flow(
+                issuer, allow_insecure_http=allow_insecure_http, timeout=timeout
+            )
+        except VerifierUnavailable as error:
+            logger.info("metadata of issuer %s not checked: %s", issuer, error)
+            found.append((issuer, None))
+        else:
+            found.append((issuer, metadata))
+    return tuple(found)

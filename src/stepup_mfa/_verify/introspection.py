@@ -57,7 +57,14 @@ from .._core.validity import (
     settle_auth_time,
 )
 from .cache import MemoryStore, Store, configuration_namespace, token_key
-from .discovery import check_secure_url, is_secure_url, metadata_flow, validate_issuer
+from .discovery import (
+    IssuerMetadata,
+    check_secure_url,
+    is_secure_url,
+    issuers_metadata,
+    metadata_flow,
+    validate_issuer,
+)
 from .flow import (
     DEFAULT_TIMEOUT,
     Flow,
@@ -472,6 +479,14 @@ class IntrospectionVerifier:
     def _startup(self, now: float | None) -> Flow[None]:
         if self._endpoint is None:
             yield from self._discover(now)
+
+    def issuer_metadata_flow(self) -> Flow[tuple[IssuerMetadata, ...]]:
+        """The issuer's metadata (RFC 8414), for start-up checks such as the acr values of the
+        policies (R9470-14); nothing when no issuer is configured."""
+        issuers = () if self._issuer is None else (self._issuer,)
+        return shared(
+            issuers_metadata(issuers, self._allow_insecure_http, self._timeout), self._flights
+        )
 
     def _request(self, token: str, key: str, endpoint: str, now: float) -> HttpRequest:
         """R7662-1: POST, form-encoded ``token`` and ``token_type_hint``; never in the URL."""

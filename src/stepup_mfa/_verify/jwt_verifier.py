@@ -40,7 +40,13 @@ from .._core.validity import (
     settle_auth_time,
 )
 from .cache import MemoryStore, Store, configuration_namespace, token_key
-from .discovery import check_secure_url, metadata_flow, validate_issuer
+from .discovery import (
+    IssuerMetadata,
+    check_secure_url,
+    issuers_metadata,
+    metadata_flow,
+    validate_issuer,
+)
 from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, SingleFlight, TransportError, shared
 from .jwks import EMPTY_KEY_SET, KeySet, VerificationKey, load_jwk_set
 from .jws import (
@@ -698,6 +704,14 @@ class JWTVerifier:
         for state in self._issuers.values():
             state.event(RefreshStarted())
             yield from self._fetch_as_refresher(state, now)
+
+    def issuer_metadata_flow(self) -> Flow[tuple[IssuerMetadata, ...]]:
+        """Every configured issuer's metadata (RFC 8414), for start-up checks such as the acr
+        values of the policies (R9470-14); ``None`` for an issuer whose metadata cannot be had."""
+        return shared(
+            issuers_metadata(tuple(self._issuers), self._allow_insecure_http, self._timeout),
+            self._flights,
+        )
 
     def _fetch_as_refresher(self, state: _IssuerKeys, now: float) -> Flow[KeySet]:
         """Fetch ``state``'s keys as one of its counted refreshers (the caller counted this flow

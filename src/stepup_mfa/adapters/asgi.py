@@ -267,6 +267,8 @@ class StepUpMiddleware:
             if kind == "lifespan" and self._policy_of is None:
                 try:
                     self._bind(scope)
+                    # R9470-14: the table's acr values against the issuer's (warns, or strict).
+                    await self.guard.acheck_acr_values(self.routes.policies())
                 except ConfigurationError as error:
                     await fail_startup(receive, send, error)
                     return

@@ -340,6 +340,11 @@ class ForwardAuthGateway:
                     await self.guard.astartup()
                 except Exception as error:  # the first request tries again (and fails closed)
                     logger.warning("gateway start-up could not reach the issuer: %s", error)
+                try:  # R9470-14: the table's acr values against the issuer's
+                    await self.guard.acheck_acr_values(self.routes.policies())
+                except ConfigurationError as error:
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.guard.aclose()

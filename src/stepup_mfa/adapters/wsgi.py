@@ -205,6 +205,8 @@ class StepUpWSGIMiddleware:
 
                     install_dispatch_check(routing.flask_app, self.guard, binding)
 
+            # R9470-14: the table's acr values against the issuer's (warns, or strict).
+            self.guard.check_acr_values(table.policies())
             self._policy_of = policy_of
             return policy_of
 

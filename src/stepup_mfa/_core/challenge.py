@@ -42,7 +42,12 @@ _SPACES_RE = re.compile(r" +")
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
-    """One challenge: a scheme and its auth-params, in order (names lower-case when parsed)."""
+    """One challenge: a scheme and its auth-params, in order (names lower-case when parsed).
+
+    - ``scheme``: the auth-scheme (``Bearer``, ``DPoP``), compared case-insensitively.
+    - ``params``: the auth-params in order, name to unquoted value.
+    - ``token68``: the token68 form some schemes use instead of auth-params (RFC 9110 §11.2).
+    """
 
     scheme: str
     params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -109,12 +114,12 @@ def render_challenge(challenge: Challenge) -> str:
 
 
 def render_www_authenticate(challenges: Iterable[Challenge]) -> str:
-    """Several challenges in one field value, comma-separated (RFC 9110 §11.6.1)."""
+    """Several ``challenges`` in one field value, comma-separated (RFC 9110 §11.6.1)."""
     return ", ".join(render_challenge(c) for c in challenges)
 
 
 def parse_www_authenticate(value: str) -> list[Challenge]:
-    """Parse a ``WWW-Authenticate`` field value into its challenges.
+    """Parse a ``WWW-Authenticate`` field ``value`` into its challenges.
 
     Raises :class:`~stepup_mfa.MalformedHeader` (and nothing else) when the value does not follow
     the RFC 9110 §11 grammar or repeats a parameter within one challenge.

@@ -32,8 +32,11 @@ MULTIPLE_METHODS = "Multiple methods used to include access token"
 class RequestView:
     """What the core needs to know about a request; adapters build it from their framework's.
 
-    ``authorization`` holds every ``Authorization`` field line, in order. ``form_body`` is read by
-    an adapter only when the form-body method is enabled (the Guard says so).
+    ``method`` is the HTTP method and ``path`` the path as routed. ``authorization`` holds every
+    ``Authorization`` field line, in order. ``query_string`` is the raw query (for the RFC 6750
+    query method and to refuse a token sent there), ``content_type`` the request's media type.
+    ``form_body`` is read by an adapter only when the form-body method is enabled (the Guard says
+    so).
     """
 
     method: str
@@ -65,7 +68,8 @@ class Credentials:
 class TokenMethods:
     """Which RFC 6750 §2 methods are accepted. Only the header is on by default.
 
-    ``max_length`` bounds the ``Authorization`` value; ``max_body_length`` the form body the
+    ``query`` turns on ``?access_token=`` (§2.3) and ``body`` the form-encoded body parameter
+    (§2.2); both are off unless asked for. ``max_length`` bounds the ``Authorization`` value; ``max_body_length`` the form body the
     adapters read when ``body`` is on (larger bodies get ``413``).
     """
 

@@ -15,7 +15,11 @@ _NO_PARAMS: Mapping[str, str] = MappingProxyType({})
 
 
 class StepUpError(Exception):
-    """Base of every error raised by stepup-mfa."""
+    """Base of every error raised by stepup-mfa.
+
+    ``description`` replaces the class's default human-readable text (``error_description`` in a
+    challenge); it never carries token contents.
+    """
 
     code: str = "server_error"
     status: int = 500
@@ -48,6 +52,8 @@ class PolicyWarning(UserWarning):
 
 class AuthError(StepUpError):
     """A request is refused; the response carries a ``WWW-Authenticate`` challenge.
+
+    ``description`` is the ``error_description`` (the class's default when ``None``).
 
     ``params`` are the auth-params that follow ``error`` and ``error_description`` in the
     challenge (``scope``, ``acr_values``, ``max_age``); they come from the route's policy, never
@@ -118,7 +124,11 @@ class InvalidDPoPProof(AuthError):
 
 
 class UseDPoPNonce(AuthError):
-    """The resource server requires a fresh DPoP nonce (RFC 9449 §9)."""
+    """The resource server requires a fresh DPoP nonce (RFC 9449 §9).
+
+    ``description`` and ``params`` as for :class:`AuthError`; ``nonce`` is the fresh nonce the
+    refusal hands out in ``DPoP-Nonce``.
+    """
 
     code = "use_dpop_nonce"
     description = "Resource server requires nonce in DPoP proof"

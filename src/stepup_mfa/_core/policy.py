@@ -69,6 +69,8 @@ class Policy:
     - ``require_bound_token``: only a sender-constrained token is accepted: a DPoP-bound token with
       its proof (RFC 9449). A plain bearer token is refused with ``invalid_token``, so a stolen
       token is useless on this route without its key (the high-value policy pairs it with MFA).
+    - ``name``: a label for logs and explanations (``mfa-60s``); never sent in a response and not
+      part of equality.
     """
 
     authenticated: bool = True
@@ -186,7 +188,10 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class AcrLadder:
-    """Assurance levels from weakest to strongest, so a route can say "at least this level"."""
+    """Assurance levels from weakest to strongest, so a route can say "at least this level".
+
+    ``levels`` are distinct acr values, the weakest first.
+    """
 
     levels: tuple[str, ...]
 

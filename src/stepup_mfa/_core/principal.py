@@ -29,6 +29,18 @@ class Principal:
 
     ``auth_time``, ``acr`` and ``amr`` describe the user's original authentication and do not
     change when a token is refreshed (RFC 9068 §2.2.1); recency is judged from ``auth_time`` only.
+
+    - ``subject``: ``sub``, the user (or, for a client-credentials token, the client).
+    - ``client_id``: the OAuth client the token was issued to.
+    - ``issuer``: ``iss``; ``audience``: every ``aud`` value.
+    - ``scopes``: the granted scopes (``scope``, split on spaces).
+    - ``expires_at``, ``not_before``, ``issued_at``: ``exp``, ``nbf``, ``iat`` (seconds since the
+      epoch).
+    - ``cnf``: the confirmation claim of a sender-constrained token (``jkt`` for DPoP, RFC 9449
+      §6; ``x5t#S256`` for mTLS, RFC 8705 §3.1).
+    - ``token_type``: the introspection answer's ``token_type`` (``Bearer``, ``DPoP``).
+    - ``kind``: ``"jwt"`` or ``"introspection"``, how the token was verified.
+    - ``claims``: every claim as received, for the application's own rules.
     """
 
     subject: str | None
@@ -51,7 +63,9 @@ class Principal:
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any], kind: TokenKind = "jwt") -> Principal:
-        """Build a principal from JWT claims (RFC 9068) or an introspection answer (RFC 7662).
+        """Build a principal from JWT ``claims`` (RFC 9068) or an introspection answer (RFC 7662).
+
+        ``kind`` records which of the two it was (``"jwt"`` or ``"introspection"``).
 
         Raises :class:`InvalidToken` when a claim has a type the specifications forbid
         (OIDC-1, R7519-1, R7519-5). Shapes that merely fail to prove something are read as

@@ -37,6 +37,10 @@ class ResourceMetadata:
     ``https``, no query, no fragment (R9728-7). ``bearer_methods_supported`` lists the RFC 6750
     methods the server accepts (R9728-6; ``["header"]`` by default, an empty list is published as
     such). Members without a value are left out of the document (R9728-5).
+
+    ``scopes_supported`` lists the scopes the resource's policies use; ``resource_name`` and
+    ``resource_documentation`` (a URL) are for people. ``dpop_signing_alg_values_supported`` and
+    ``dpop_bound_access_tokens_required`` publish the DPoP configuration (RFC 9728 §2).
     """
 
     resource: str

@@ -84,7 +84,7 @@ _Verdict = tuple[Policy, float, float, float, Callable[[], bool], Allowed]
 
 @dataclass(frozen=True, slots=True)
 class Denial:
-    """A refusal ready to send: status, headers (with ``Content-Type``) and body."""
+    """A refusal ready to send: ``status``, ``headers`` (with ``Content-Type``) and ``body``."""
 
     status: int
     headers: tuple[tuple[str, str], ...]
@@ -94,6 +94,8 @@ class Denial:
 class Guard:
     """Checks requests against policies with one token verifier.
 
+    - ``verifier``: the :class:`~stepup_mfa.TokenVerifier` that checks tokens
+      (:class:`~stepup_mfa.JWTVerifier` or :class:`~stepup_mfa.IntrospectionVerifier`).
     - ``realm``, ``resource_metadata``, ``error_uri``: what every challenge carries.
     - ``clock``: the time source (seconds since the epoch); tests pass a frozen clock.
     - ``transport`` / ``async_transport``: how flows reach the authorization server (httpx by
@@ -220,7 +222,8 @@ class Guard:
         return self._judge(principal, request, policy, now)
 
     async def acheck(self, request: RequestView, policy: Policy) -> Decision:
-        """The asyncio form of :meth:`check`; the same steps, the flow driven without blocking."""
+        """The asyncio form of :meth:`check`: decide ``request`` against ``policy``, the flow driven
+        without blocking."""
         now = self.clock()
         refresh = self._due_refresh(now)
         if refresh is not None:
@@ -296,7 +299,7 @@ class Guard:
         return self._report_acr(policies, found)
 
     async def acheck_acr_values(self, policies: Iterable[Policy]) -> tuple[str, ...]:
-        """The asyncio form of :meth:`check_acr_values` (for lifespan start-up)."""
+        """The asyncio form of :meth:`check_acr_values` for ``policies`` (for lifespan start-up)."""
         policies = tuple(policies)
         flow = self._metadata_flow(policies)
         if flow is None:
@@ -526,7 +529,10 @@ class Guard:
     # -- responses ------------------------------------------------------------------------------
 
     def denial(self, decision: Refused, accept: str | None = None) -> Denial:
-        """The response for a refused ``decision``, shaped once for every adapter."""
+        """The response for a refused ``decision``, shaped once for every adapter.
+
+        ``accept`` is the request's ``Accept`` header, which picks an RFC 9457 problem body when
+        ``problem_details="accept"``."""
         wants_problem = self.problem_details == "always" or (
             self.problem_details == "accept" and accept is not None and PROBLEM_JSON in accept
         )

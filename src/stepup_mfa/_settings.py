@@ -63,6 +63,19 @@ class StepUpSettings:
     """Where tokens come from and what "MFA" means at that issuer.
 
     ``issuer`` and ``audience`` have no default: they say whom the API trusts.
+
+    - ``token_mode``: ``"jwt"`` (verify signatures against the issuer's JWKS) or
+      ``"introspection"`` (RFC 7662, with ``introspection_client_id`` and
+      ``introspection_client_secret`` as HTTP Basic credentials).
+    - ``mfa_acr``: the acr value the issuer sets after a second factor; ``mfa_max_age``: how many
+      seconds such a login counts as fresh (:meth:`mfa_policy`).
+    - ``allow_insecure_http``: accept an ``http`` issuer that is not loopback (development only).
+    - ``accept_jwt_typ``: accept access tokens typed ``JWT`` (or untyped), see
+      :class:`~stepup_mfa.JWTVerifier`.
+    - ``public_url``: the API's externally visible origin, for DPoP's ``htu`` check.
+    - ``dpop_required``: the MFA policy also requires a DPoP-bound token.
+
+    :meth:`from_env` reads each from ``STEPUP_<FIELD>`` (``STEPUP_ISSUER``, ``STEPUP_MFA_ACR``...).
     """
 
     issuer: str
@@ -150,7 +163,8 @@ class StepUpSettings:
 
     def mfa_policy(self, name: str = "mfa") -> Policy:
         """Authenticated, with the MFA acr value, within the last ``mfa_max_age`` seconds; with
-        ``STEPUP_DPOP_REQUIRED=1`` also with a sender-constrained token."""
+        ``STEPUP_DPOP_REQUIRED=1`` also with a sender-constrained token. ``name`` labels the
+        policy in logs."""
         return Policy(
             acr_values=(self.mfa_acr,),
             max_age=self.mfa_max_age,

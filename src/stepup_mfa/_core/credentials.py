@@ -34,7 +34,7 @@ class RequestView:
 
     ``method`` is the HTTP method and ``path`` the path as routed. ``authorization`` holds every
     ``Authorization`` field line, in order. ``query_string`` is the raw query (for the RFC 6750
-    query method and to refuse a token sent there), ``content_type`` the request's media type.
+    query method, and to refuse a token sent two ways), ``content_type`` the request's media type.
     ``form_body`` is read by an adapter only when the form-body method is enabled (the Guard says
     so).
     """

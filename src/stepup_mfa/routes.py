@@ -69,7 +69,15 @@ _RAW_PATTERNS: Mapping[str, str] = {
 #: Keys a ``[policies.NAME]`` table may hold: the keyword arguments of :class:`Policy` that
 #: can be written as data (``rules`` are code, so they stay in Python).
 _POLICY_KEYS = frozenset(
-    {"authenticated", "scopes", "acr_values", "amr", "max_age", "max_cache_age"}
+    {
+        "authenticated",
+        "scopes",
+        "acr_values",
+        "amr",
+        "max_age",
+        "max_cache_age",
+        "require_bound_token",
+    }
 )
 _TOP_LEVEL_KEYS = frozenset(
     {"default", "policies", "routes", "extra_methods", "allow_anonymous_default"}

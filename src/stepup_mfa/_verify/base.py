@@ -25,9 +25,13 @@ class TokenVerifier(Protocol):
 
     def cached(
         self, token: str, now: float, max_cache_age: float | None = None
-    ) -> Principal | None: ...
+    ) -> Principal | None:
+        """The principal remembered for ``token`` and still valid at ``now``, else ``None``
+        (no I/O); an answer older than ``max_cache_age`` seconds counts as none."""
 
-    def verify(self, token: str, now: float) -> Flow[Principal]: ...
+    def verify(self, token: str, now: float) -> Flow[Principal]:
+        """The flow that checks ``token`` at time ``now`` (seconds since the epoch), asking the
+        authorization server when it must, and returns its principal."""
 
 
 @runtime_checkable

@@ -50,13 +50,18 @@ def configuration_namespace(kind: str, **settings: object) -> str:
 class Store(Protocol[V]):
     """A key-value store with per-entry expiry, safe to share between threads."""
 
-    def get(self, key: str, now: float) -> V | None: ...
+    def get(self, key: str, now: float) -> V | None:
+        """The value stored under ``key``, or ``None`` when there is none or it expired by
+        ``now``."""
 
-    def put(self, key: str, value: V, expires_at: float) -> None: ...
+    def put(self, key: str, value: V, expires_at: float) -> None:
+        """Store ``value`` under ``key`` until ``expires_at`` (seconds since the epoch)."""
 
-    def discard(self, key: str) -> None: ...
+    def discard(self, key: str) -> None:
+        """Forget the entry under ``key``, if any."""
 
-    def clear(self) -> None: ...
+    def clear(self) -> None:
+        """Forget every entry."""
 
 
 @runtime_checkable
@@ -83,6 +88,7 @@ class MemoryStore(Generic[V]):
         self._lock = threading.Lock()
 
     def get(self, key: str, now: float) -> V | None:
+        """The value under ``key``, or ``None`` when there is none or it expired by ``now``."""
         # One lookup, not ``FIFOCache.get`` (``in`` then ``[]``): a write evicting the key
         # between the two would raise KeyError on this lock-free read.
         try:
@@ -95,10 +101,12 @@ class MemoryStore(Generic[V]):
         return entry[0]
 
     def put(self, key: str, value: V, expires_at: float) -> None:
+        """Store ``value`` under ``key`` until ``expires_at``."""
         with self._lock:
             self._entries[key] = (value, expires_at)
 
     def discard(self, key: str) -> None:
+        """Forget the entry under ``key``, if any."""
         with self._lock:
             self._entries.pop(key, None)
 

@@ -86,7 +86,9 @@ class ReplayStore(Protocol):
     """Where proof ``jti`` s are remembered. ``add`` records ``key`` until ``expires_at`` and says
     whether it was new; it raises when it cannot record (the proof is then refused)."""
 
-    def add(self, key: str, expires_at: float, now: float) -> bool: ...
+    def add(self, key: str, expires_at: float, now: float) -> bool:
+        """Record ``key`` until ``expires_at``; ``False`` when it is already recorded and still
+        live at ``now`` (a replay)."""
 
 
 class ReplayStoreFull(Exception):
@@ -105,6 +107,7 @@ class MemoryReplayStore:
         self._lock = threading.Lock()
 
     def add(self, key: str, expires_at: float, now: float) -> bool:
+        """Record ``key`` until ``expires_at``; ``False`` when it is still live at ``now``."""
         with self._lock:
             seen = self._entries.get(key)
             if seen is not None and now < seen:
@@ -257,6 +260,7 @@ class DPoP:
     - ``replay``: the ``jti`` store (in memory by default; ``RedisReplayStore`` for many workers).
     - ``nonce_secret``: turn server nonces on (RFC 9449 §9). Workers sharing the secret accept
       each other's nonces; a nonce is valid for one to two ``nonce_lifetime`` periods.
+    - ``max_jti_length``: the longest ``jti`` accepted (R9449-14); only its SHA-256 is stored.
     """
 
     def __init__(
@@ -311,7 +315,7 @@ class DPoP:
     # -- nonces ----------------------------------------------------------------------------------
 
     def new_nonce(self, now: float) -> str:
-        """The nonce of the current time bucket (at least 128 bits of MAC, R9449-20)."""
+        """The nonce of the time bucket of ``now`` (at least 128 bits of MAC, R9449-20)."""
         return self._nonce_for(int(now // self.nonce_lifetime))
 
     def _nonce_for(self, bucket: int) -> str:
@@ -340,6 +344,9 @@ class DPoP:
     ) -> None:
         """Check the request's ``DPoP`` lines for ``token`` bound to ``jkt``; raise or return.
 
+        ``proofs`` are the request's ``DPoP`` field lines, ``method`` and ``path`` the request's
+        (compared with ``htm`` and ``htu``), ``now`` the time ``iat`` is judged against.
+
         Raises :class:`InvalidDPoPProof`, :class:`UseDPoPNonce` (with a fresh nonce),
         :class:`InvalidToken` for a key that is not the token's, :class:`VerifierUnavailable`
         when the replay store cannot record.
@@ -354,6 +361,7 @@ class DPoP:
     ) -> str:
         """The authorization server's side (RFC 9449 §5): check the proof of a token request and
         return the RFC 7638 thumbprint of its key, which the issued token is bound to.
+        ``proofs``, ``method``, ``path`` and ``now`` as for :meth:`check`.
 
         The same checks as :meth:`check`, except that a token request has no access token, so
         ``ath`` is neither required nor compared. Raises :class:`InvalidDPoPProof`,

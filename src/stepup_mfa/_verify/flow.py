@@ -38,6 +38,9 @@ DEFAULT_TIMEOUT = 5.0
 class HttpRequest:
     """An outbound request a flow wants sent. ``flight_key`` groups identical requests.
 
+    ``method``, ``url``, ``headers`` (name-value pairs) and ``body`` are the HTTP request;
+    ``timeout`` bounds the whole exchange in seconds.
+
     Requests with the same ``flight_key`` share one exchange only within one ``flights`` group
     (a :class:`SingleFlight`, owned by a verifier; :func:`shared` sets it on every request of a
     flow). Without a group every request goes on the wire on its own.
@@ -54,7 +57,7 @@ class HttpRequest:
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """What came back. Header names are lower-case."""
+    """What came back: ``status``, ``headers`` (names lower-case) and ``body``."""
 
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -83,13 +86,15 @@ Flow = Generator[HttpRequest, HttpResponse, T]
 class SyncTransport(Protocol):
     """Sends one request and returns the response; raises :class:`TransportError` on failure."""
 
-    def send(self, request: HttpRequest) -> HttpResponse: ...
+    def send(self, request: HttpRequest) -> HttpResponse:
+        """Perform ``request`` and return its response."""
 
 
 class AsyncTransport(Protocol):
     """The asyncio counterpart of :class:`SyncTransport`."""
 
-    async def send(self, request: HttpRequest) -> HttpResponse: ...
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        """Perform ``request`` and return its response, without blocking the event loop."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     "starlette": frozenset({"starlette", "anyio"}),
     "fastapi": frozenset({"fastapi", "starlette", "anyio", "pydantic"}),
     "redis": frozenset({"redis"}),
+    "otel": frozenset({"opentelemetry"}),
     "mcp": frozenset({"mcp", "mcp_types", "httpx2", "starlette", "anyio", "pydantic"}),
     "fastmcp": frozenset({"fastmcp", "mcp", "mcp_types", "httpx2", "starlette", "pydantic"}),
     "devidp": frozenset({"authlib", "pyotp", "flask", "werkzeug", "segno"}),

@@ -50,6 +50,7 @@ from ._core.errors import (
 from ._core.policy import Policy
 from ._core.principal import Principal
 from ._core.requirements import issuers_acr_problems
+from ._observe import Observer, log_fields, loggable, policy_name
 from ._verify.base import (
     HasIssuerMetadata,
     KeepsStore,
@@ -104,6 +105,9 @@ class Guard:
     - ``problem_details``: send an RFC 9457 body ``"always"``, ``"never"``, or when the client's
       ``Accept`` asks for ``application/problem+json`` (``"accept"``, the default).
     - ``on_decision``: called with every decision, for audit logs and metrics.
+    - ``observer``: hears every decision and every exchange with the authorization server
+      (``stepup_mfa.integrations.opentelemetry.instrument`` installs one; see
+      ``docs/observability.md``). Without one, nothing is measured.
     - ``refresh_ahead``: for verifiers that can (``JWTVerifier``), refresh the issuer's keys in
       the background this many seconds before they expire, so that no request waits on the
       network in steady state; ``None`` turns it off. Checked at most once a second.
@@ -137,6 +141,7 @@ class Guard:
         token_methods: TokenMethods = DEFAULT_METHODS,
         problem_details: ProblemDetails = "accept",
         on_decision: DecisionHook | None = None,
+        observer: Observer | None = None,
         refresh_ahead: float | None = 30.0,
         require_https: bool = False,
         dpop: DPoP | None = None,
@@ -155,7 +160,11 @@ class Guard:
             token_methods = dataclasses.replace(token_methods, dpop=True)
         self.token_methods = token_methods
         self.problem_details = problem_details
-        self.on_decision = on_decision
+        #: The decision hooks as one callable (on_decision, then the observer), or None.
+        self._decided: DecisionHook | None = None
+        self._on_decision = on_decision
+        self._observer = observer
+        self._rewire()
         self._transport = transport
         self._async_transport = async_transport
         self._own_transport: HttpxTransport | None = None
@@ -202,6 +211,42 @@ class Guard:
             store.aload if isinstance(store, LoadsAhead) else None
         )
 
+    # -- hooks ----------------------------------------------------------------------------------
+
+    @property
+    def on_decision(self) -> DecisionHook | None:
+        return self._on_decision
+
+    @on_decision.setter
+    def on_decision(self, hook: DecisionHook | None) -> None:
+        self._on_decision = hook
+        self._rewire()
+
+    @property
+    def observer(self) -> Observer | None:
+        return self._observer
+
+    @observer.setter
+    def observer(self, observer: Observer | None) -> None:
+        self._observer = observer
+        self._rewire()
+
+    def _rewire(self) -> None:
+        """One callable for the decision hooks, so a request without any pays one check."""
+        hook, observer = self._on_decision, self._observer
+        if observer is None:
+            self._decided = hook
+        elif hook is None:
+            self._decided = observer.decided
+        else:
+            decided = observer.decided
+
+            def both(request: RequestView, policy: Policy, decision: Decision) -> None:
+                hook(request, policy, decision)
+                decided(request, policy, decision)
+
+            self._decided = both
+
     # -- the two drivers ------------------------------------------------------------------------
 
     def check(self, request: RequestView, policy: Policy) -> Decision:
@@ -216,7 +261,9 @@ class Guard:
         if isinstance(token, Decision):
             return token
         try:
-            principal = run_sync(self.verifier.verify(token, now), self._sync_transport())
+            principal = run_sync(
+                self.verifier.verify(token, now), self._sync_transport(), self._observer
+            )
         except Exception as error:
             return self._refuse(error, request, policy)
         return self._judge(principal, request, policy, now)
@@ -238,13 +285,18 @@ class Guard:
             if loaded is not None:
                 return loaded
         try:
-            principal = await run_async(self.verifier.verify(token, now), self._loop_transport())
+            principal = await run_async(
+                self.verifier.verify(token, now), self._loop_transport(), self._observer
+            )
         except asyncio.CancelledError:
             if _being_cancelled():
                 raise  # this request's own cancellation (timeout, disconnect) propagates
             # Nobody cancelled *this* request: the error is another request's, leaked through a
             # verifier or transport. It must not become a 500 or a request left unanswered.
-            logger.error("a cancellation that was not this request's reached the Guard")
+            logger.error(
+                "a cancellation that was not this request's reached the Guard",
+                extra=log_fields("foreign_cancellation"),
+            )
             return self._refuse(VerifierUnavailable(), request, policy)
         except Exception as error:
             return self._refuse(error, request, policy)
@@ -268,12 +320,12 @@ class Guard:
         """Resolve metadata and keys now rather than on the first request (optional)."""
         flow = self._startup_flow()
         if flow is not None:
-            run_sync(flow, self._sync_transport())
+            run_sync(flow, self._sync_transport(), self._observer)
 
     async def astartup(self) -> None:
         flow = self._startup_flow()
         if flow is not None:
-            await run_async(flow, self._loop_transport())
+            await run_async(flow, self._loop_transport(), self._observer)
 
     # -- start-up checks ------------------------------------------------------------------------
 
@@ -348,17 +400,17 @@ class Guard:
 
     def _refresh_in_background(self, flow: Flow[None]) -> None:
         try:
-            run_sync(flow, self._sync_transport())
+            run_sync(flow, self._sync_transport(), self._observer)
         except Exception as error:  # requests go on with the keys they have
-            logger.warning("background key refresh failed: %s", type(error).__name__)
+            _refresh_failed(error)
         finally:
             self._refreshing = False
 
     async def _arefresh_in_background(self, flow: Flow[None]) -> None:
         try:
-            await run_async(flow, self._loop_transport())
+            await run_async(flow, self._loop_transport(), self._observer)
         except Exception as error:
-            logger.warning("background key refresh failed: %s", type(error).__name__)
+            _refresh_failed(error)
         finally:
             self._refreshing = False
 
@@ -476,22 +528,26 @@ class Guard:
     def _refuse(self, error: Exception, request: RequestView, policy: Policy) -> Decision:
         if not isinstance(error, StepUpError):
             # A defect or an unexpected fault: fail closed, and keep the details in the log only.
-            logger.error("token verification failed unexpectedly", exc_info=error)
+            logger.error(
+                "token verification failed unexpectedly",
+                exc_info=error,
+                extra=log_fields(
+                    "unexpected_error",
+                    method=request.method,
+                    path=request.path,
+                    policy=policy_name(policy),
+                    error_type=type(error).__name__,
+                ),
+            )
             error = VerifierUnavailable()
         return self._finish(deny(error, self.settings, self._attempt(request)), request, policy)
 
     def _finish(self, decision: Decision, request: RequestView, policy: Policy) -> Decision:
         if not decision.allowed and logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "refused %s %s: policy=%s status=%d error=%s",
-                _loggable(request.method),
-                _loggable(request.path),
-                policy.name or "-",
-                decision.status,
-                decision.error.code,
-            )
-        if self.on_decision is not None:
-            self.on_decision(request, policy, decision)
+            _log_refusal(decision, request, policy)
+        decided = self._decided
+        if decided is not None:
+            decided(request, policy, decision)
         return decision
 
     def _startup_flow(self) -> Flow[Any] | None:
@@ -551,7 +607,40 @@ def _being_cancelled() -> bool:
     return task is None or task.cancelling() > 0
 
 
-def _loggable(text: str) -> str:
-    """``text`` with control characters escaped: the method and the (decoded) path come from the
-    client, and a CR/LF in them must not forge a log line."""
-    return text if text.isprintable() else repr(text)[1:-1]
+def _log_refusal(decision: Refused, request: RequestView, policy: Policy) -> None:
+    """The refusal line: who was refused, under which policy, and why (never the token)."""
+    error = decision.error
+    cause = error.cause if isinstance(error, VerifierUnavailable) else None
+    name = policy_name(policy)
+    logger.info(
+        "refused %s %s: policy=%s status=%d error=%s reason=%s%s",
+        loggable(request.method),
+        loggable(request.path),
+        name,
+        decision.status,
+        error.code,
+        error.description,
+        "" if cause is None else f" ({cause})",
+        extra=log_fields(
+            "refused",
+            method=request.method,
+            path=request.path,
+            policy=name,
+            outcome="refused",
+            status=decision.status,
+            error=error.code,
+            reason=error.description,
+            cause=cause,
+        ),
+    )
+
+
+def _refresh_failed(error: Exception) -> None:
+    """Requests go on with the keys they have; the log says why the refresh failed."""
+    cause = error.cause if isinstance(error, VerifierUnavailable) else None
+    logger.warning(
+        "background key refresh failed: %s%s",
+        type(error).__name__,
+        "" if cause is None else f" ({cause})",
+        extra=log_fields("key_refresh_failed", error_type=type(error).__name__, cause=cause),
+    )

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .._core.errors import ConfigurationError, VerifierUnavailable
+from .._observe import log_fields
 from .flow import DEFAULT_TIMEOUT, Flow, HttpRequest, TransportError
 from .strict_json import MalformedJSON, loads_strict_json
 
@@ -258,7 +259,14 @@ def issuers_metadata(
                 issuer, allow_insecure_http=allow_insecure_http, timeout=timeout
             )
         except VerifierUnavailable as error:
-            logger.info("metadata of issuer %s not checked: %s", issuer, error)
+            logger.info(
+                "metadata of issuer %s not checked: %s",
+                issuer,
+                error,
+                extra=log_fields(
+                    "metadata_unchecked", issuer=issuer, reason=error.description, cause=error.cause
+                ),
+            )
             found.append((issuer, None))
         else:
             found.append((issuer, metadata))

@@ -56,6 +56,7 @@ from .._core.validity import (
     seconds_option,
     settle_auth_time,
 )
+from .._observe import log_fields
 from .cache import MemoryStore, Store, configuration_namespace, token_key
 from .discovery import (
     IssuerMetadata,
@@ -426,8 +427,18 @@ class IntrospectionVerifier:
         request = self._request(token, key, endpoint, now)
         try:
             response = yield request
-        except TransportError:
-            _log.warning("introspection endpoint unreachable")
+        except TransportError as error:
+            _log.warning(
+                "introspection endpoint %s unreachable: %s",
+                endpoint,
+                error.reason,
+                extra=log_fields(
+                    "introspection_unreachable",
+                    url=endpoint,
+                    error_type=error.error_type,
+                    cause=error.reason,
+                ),
+            )
             raise VerifierUnavailable(_UNREACHABLE, retry_after=self._retry_after_default) from None
         answer = self._read(response, now)
         principal = self._judge(answer, key, now)
@@ -462,7 +473,11 @@ class IntrospectionVerifier:
                     "The authorization server metadata has no usable introspection_endpoint "
                     "(R8414-6)"
                 )
-            _log.warning("authorization server metadata has no usable introspection_endpoint")
+            _log.warning(
+                "metadata of issuer %s has no usable introspection_endpoint",
+                self._issuer,
+                extra=log_fields("introspection_endpoint_missing", issuer=self._issuer),
+            )
             raise VerifierUnavailable(_NO_ENDPOINT, retry_after=self._retry_after_default)
         self._discovered = (found, None if now is None else now + METADATA_TTL)
         return found
@@ -510,13 +525,20 @@ class IntrospectionVerifier:
         """R7662-3: anything but 200 + a JSON object is our fault or the AS's, never the token's."""
         if response.status != 200:
             # Only the status is logged: the body may echo the token or personal data (R7662-13).
-            _log.warning("introspection endpoint answered HTTP %d", response.status)
+            _log.warning(
+                "introspection endpoint answered HTTP %d",
+                response.status,
+                extra=log_fields("introspection_refused", http_status=response.status),
+            )
             raise VerifierUnavailable(
                 _REFUSED, retry_after=_retry_after(response.headers, self._retry_after_default)
             )
         document = _parse_answer(response.body)
         if document is None:
-            _log.warning("introspection endpoint answered with a body that is not a JSON object")
+            _log.warning(
+                "introspection endpoint answered with a body that is not a JSON object",
+                extra=log_fields("introspection_garbled", http_status=response.status),
+            )
             raise VerifierUnavailable(_GARBLED, retry_after=self._retry_after_default)
         return document
 

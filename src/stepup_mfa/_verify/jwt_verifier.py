@@ -39,6 +39,7 @@ from .._core.validity import (
     seconds_option,
     settle_auth_time,
 )
+from .._observe import log_fields
 from .cache import MemoryStore, Store, configuration_namespace, token_key
 from .discovery import (
     IssuerMetadata,
@@ -676,13 +677,22 @@ class JWTVerifier:
                 "JWKS of issuer %s could not be fetched or used: %s",
                 state.issuer,
                 error.cause or error.description,
+                extra=log_fields(
+                    "jwks_unavailable",
+                    issuer=state.issuer,
+                    reason=error.description,
+                    cause=error.cause,
+                ),
             )
             state.event(FetchFailed(now, self._retry_interval))
             return None
         state.last_failure = None
         if key_set.skipped:
             logger.info(
-                "JWKS of issuer %s: %d unusable keys skipped", state.issuer, key_set.skipped
+                "JWKS of issuer %s: %d unusable keys skipped",
+                state.issuer,
+                key_set.skipped,
+                extra=log_fields("jwks_keys_skipped", issuer=state.issuer, count=key_set.skipped),
             )
         max_age = _max_age(response.headers.get("cache-control"))
         lifetime = self._jwks_default_age if max_age is None else max_age

@@ -60,6 +60,7 @@ from .._core.decision import Decision
 from .._core.errors import ConfigurationError, InvalidRequest
 from .._core.principal import Principal
 from .._guard import Denial, Guard
+from .._observe import log_fields
 from ..routes import RouteTable
 from ._edge import (
     is_preflight,
@@ -288,7 +289,10 @@ class ForwardAuthGateway:
         for name, value in scope["headers"]:
             headers.setdefault(name, []).append(value.decode("latin-1"))
         if not self._trusted(headers):
-            logger.warning("forward-auth request without the shared secret refused")
+            logger.warning(
+                "forward-auth request without the shared secret refused",
+                extra=log_fields("gateway_untrusted", protocol=self.protocol),
+            )
             await send_denial(send, _untrusted())
             return
         accept = headers.get(b"accept", [None])[0]
@@ -298,6 +302,7 @@ class ForwardAuthGateway:
             logger.warning(
                 "forward-auth request does not name the original request (protocol %s)",
                 self.protocol,
+                extra=log_fields("gateway_not_forwarded", protocol=self.protocol),
             )
             refused = refuse(guard, InvalidRequest(NOT_FORWARDED))
             await send_denial(send, refusal_for(guard, refused, accept, "GET"))
@@ -339,7 +344,13 @@ class ForwardAuthGateway:
                 try:  # metadata and keys now, so that the first request does not wait for them
                     await self.guard.astartup()
                 except Exception as error:  # the first request tries again (and fails closed)
-                    logger.warning("gateway start-up could not reach the issuer: %s", error)
+                    logger.warning(
+                        "gateway start-up could not reach the issuer: %s",
+                        error,
+                        extra=log_fields(
+                            "gateway_startup_unavailable", error_type=type(error).__name__
+                        ),
+                    )
                 try:  # R9470-14: the table's acr values against the issuer's
                     await self.guard.acheck_acr_values(self.routes.policies())
                 except ConfigurationError as error:

@@ -159,9 +159,14 @@ class _SharedSecret:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class ClientSecretBasic(_SharedSecret):
-    """``client_secret_basic`` (RFC 6749 §2.3.1): HTTP Basic with the form-encoded id and secret."""
+    """``client_secret_basic`` (RFC 6749 §2.3.1): HTTP Basic with the form-encoded id and secret.
+
+    ``client_id`` and ``client_secret`` are the resource server's credentials at the
+    authorization server; the secret never shows in a repr.
+    """
 
     def credentials(self, endpoint: str, now: float) -> ClientCredentials:
+        """The ``Authorization`` header for a call to ``endpoint`` (``now`` is unused)."""
         # RFC 6749 §2.3.1: both parts are application/x-www-form-urlencoded before base64.
         pair = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
         basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
@@ -170,9 +175,14 @@ class ClientSecretBasic(_SharedSecret):
 
 @dataclass(frozen=True, slots=True, repr=False)
 class ClientSecretPost(_SharedSecret):
-    """``client_secret_post`` (RFC 6749 §2.3.1): id and secret in the form body."""
+    """``client_secret_post`` (RFC 6749 §2.3.1): id and secret in the form body.
+
+    ``client_id`` and ``client_secret`` are the resource server's credentials at the
+    authorization server; the secret never shows in a repr.
+    """
 
     def credentials(self, endpoint: str, now: float) -> ClientCredentials:
+        """The form fields for a call to ``endpoint`` (``now`` is unused)."""
         return ClientCredentials(
             form=(("client_id", self.client_id), ("client_secret", self.client_secret))
         )
@@ -189,6 +199,9 @@ class PrivateKeyJWT:
     id, ``aud`` is ``audience`` (default: the introspection endpoint URL; set it to the issuer if
     your AS wants that), ``jti`` is fresh random and ``exp`` is ``lifetime`` seconds away, so a
     captured assertion is useless soon and cannot be replayed where the AS tracks ``jti``.
+
+    ``client_id`` is the resource server's client id, ``algorithm`` the JWS algorithm the ``key``
+    signs with, and ``key_id`` the ``kid`` header the AS finds the public key by.
     """
 
     client_id: str
@@ -227,6 +240,7 @@ class PrivateKeyJWT:
         return jwt.encode(header, claims, self.key, algorithms=[self.algorithm])
 
     def credentials(self, endpoint: str, now: float) -> ClientCredentials:
+        """The form fields for a call to ``endpoint``: a new assertion issued at ``now``."""
         return ClientCredentials(
             form=(
                 ("client_assertion_type", _JWT_BEARER),
@@ -294,6 +308,11 @@ class IntrospectionVerifier:
     a flood of junk tokens does not become a flood of calls. ``leeway`` (at most 300 s) forgives
     clock skew on ``nbf`` and ``auth_time``; ``exp`` is never stretched, so a cached answer and a
     live one judge a token the same way.
+
+    ``store`` holds the cached answers (a bounded in-process :class:`~stepup_mfa.MemoryStore` by
+    default; ``integrations.redis`` shares them between workers). ``timeout`` bounds each call in
+    seconds; ``retry_after`` is the ``Retry-After`` of a 503 when the server named none.
+    ``allow_insecure_http`` admits ``http`` URLs that are not loopback (development only).
     """
 
     def __init__(
@@ -483,7 +502,8 @@ class IntrospectionVerifier:
         return found
 
     def startup_flow(self, now: float | None = None) -> Flow[None]:
-        """Discover the endpoint before the first request (the Guard runs this at start).
+        """Discover the endpoint before the first request (the Guard runs this at start; ``now``
+        is unused and may be omitted).
 
         With a configured ``endpoint`` there is nothing to do. Metadata that cannot be fetched
         raises :class:`VerifierUnavailable` (requests then retry, and get 503 until it loads);

@@ -201,6 +201,10 @@ class JWTVerifier:
       unknown ``kid`` s are also remembered this long (K1, K2).
     - ``stale_keys_grace``: how long past their max-age the last good keys keep serving while the
       JWKS cannot be fetched. ``retry_interval``: pause between failed fetches.
+    - ``allow_insecure_http``: admit ``http`` issuer and JWKS URLs that are not loopback
+      (development only).
+    - ``timeout``: each call to the authorization server, in seconds.
+    - ``max_token_length``: a longer token is refused before it is parsed.
     """
 
     def __init__(
@@ -351,7 +355,7 @@ class JWTVerifier:
     def cached(
         self, token: str, now: float, max_cache_age: float | None = None
     ) -> Principal | None:
-        """The principal of a token verified before, re-judged at ``now``; None on a miss.
+        """The principal of a ``token`` verified before, re-judged at ``now``; None on a miss.
 
         A hit is a store lookup, a check that the signing key is still published (and the key
         set not too old to trust), and the time checks (``exp``/``nbf`` with leeway), so caching
@@ -392,7 +396,8 @@ class JWTVerifier:
     def cached_until(
         self, token: str, now: float
     ) -> tuple[Principal, float, Callable[[], bool]] | None:
-        """:meth:`cached`, and how long its answer holds without another lookup.
+        """:meth:`cached` for ``token`` at ``now``, and how long its answer holds without another
+        lookup.
 
         Returns the principal, the moment the hit would end by time alone (``exp`` + leeway, or
         the key set's trust horizon ``usable_until``, whichever is first; exclusive) and a check
@@ -703,7 +708,8 @@ class JWTVerifier:
     # -- warm-up ---------------------------------------------------------------------------------
 
     def startup_flow(self, now: float) -> Flow[None]:
-        """Resolve metadata and load every issuer's JWKS (for the Guard to call at start).
+        """Resolve metadata and load every issuer's JWKS at ``now`` (for the Guard to call at
+        start).
 
         Raises :class:`VerifierUnavailable` if an issuer's keys cannot be loaded; the Guard may
         log and carry on (requests then retry, and get 503 until the keys load).
@@ -735,7 +741,7 @@ class JWTVerifier:
         return fetched
 
     def refresh_due(self, now: float, ahead: float = 0.0) -> bool:
-        """Whether some issuer's keys reach their max-age within ``ahead`` seconds.
+        """Whether some issuer's keys reach their max-age within ``ahead`` seconds of ``now``.
 
         With :meth:`refresh_flow` this lets a background task refresh ahead of expiry, so no
         request waits on the network in steady state.
@@ -743,7 +749,8 @@ class JWTVerifier:
         return any(refresh_due(state.state, now, ahead) for state in self._issuers.values())
 
     def refresh_flow(self, now: float, ahead: float = 0.0) -> Flow[None]:
-        """Refresh the keys of every issuer that :meth:`refresh_due`; failures keep old keys."""
+        """Refresh the keys of every issuer that :meth:`refresh_due` (the same ``now`` and
+        ``ahead``); failures keep old keys."""
         return shared(self._refresh(now, ahead), self._flights)
 
     def _refresh(self, now: float, ahead: float) -> Flow[None]:

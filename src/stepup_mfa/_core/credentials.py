@@ -69,8 +69,9 @@ class TokenMethods:
     """Which RFC 6750 §2 methods are accepted. Only the header is on by default.
 
     ``query`` turns on ``?access_token=`` (§2.3) and ``body`` the form-encoded body parameter
-    (§2.2); both are off unless asked for. ``max_length`` bounds the ``Authorization`` value; ``max_body_length`` the form body the
-    adapters read when ``body`` is on (larger bodies get ``413``).
+    (§2.2); both are off unless asked for. ``max_length`` bounds the ``Authorization`` value;
+    ``max_body_length`` the form body the adapters read when ``body`` is on (larger bodies get
+    ``413``).
     """
 
     query: bool = False

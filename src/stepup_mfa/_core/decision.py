@@ -148,8 +148,8 @@ def evaluate(
     """Decide whether ``principal`` (``None``: no credentials) may use a route with ``policy``.
 
     ``now`` is the current time in seconds since the epoch (the core reads no clock);
-    ``settings`` dress the challenge of a refusal. ``attempt`` is the scheme the token came with: a step-up refusal of a DPoP request is a
-    ``DPoP`` challenge (R9470-7).
+    ``settings`` dress the challenge of a refusal. ``attempt`` is the scheme the token came with:
+    a step-up refusal of a DPoP request is a ``DPoP`` challenge (R9470-7).
     """
     if not policy.authenticated:
         return Allowed(principal)

@@ -54,7 +54,8 @@ def environ_is_preflight(environ: Mapping[str, Any], method: str) -> bool:
 
 
 def scope_scheme(scope: Mapping[str, Any]) -> str:
-    """The request's scheme as ``http``/``https``, websockets included (``wss`` is TLS)."""
+    """The scheme of the ASGI ``scope`` as ``http``/``https``, websockets included (``wss`` is
+    TLS)."""
     scheme: str = scope.get("scheme", "http")
     return _HTTP_SCHEME.get(scheme, scheme)
 

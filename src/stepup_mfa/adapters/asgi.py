@@ -70,7 +70,8 @@ WS_POLICY_VIOLATION = 1008
 
 
 def principal_from_scope(scope: Scope) -> Principal | None:
-    """The principal the middleware or a decorator admitted this request with, if any."""
+    """The principal the middleware or a decorator admitted the request of this ASGI ``scope``
+    with, if any."""
     return principal_in(scope)
 
 
@@ -190,6 +191,8 @@ def _raw_path(scope: Scope) -> str | None:
 
 class StepUpMiddleware:
     """Checks every HTTP request and websocket against a :class:`RouteTable`.
+
+    ``app`` is the ASGI app to protect and ``guard`` the :class:`~stepup_mfa.Guard` that decides.
 
     ``routes`` is a :class:`RouteTable` or the path of a TOML file. ``router`` is the Starlette
     ``Router`` (or app) to ask which route a request reaches; by default it is found by walking

@@ -42,7 +42,12 @@ SCOPE = "insufficient_scope"
 @dataclass(frozen=True, slots=True)
 class StepUpNeeded:
     """What the server asked for: re-authenticate with ``acr_values`` within ``max_age`` seconds,
-    for ``scopes`` (the token's scopes so far and every scope challenged, RFC 6750 §3.1)."""
+    for ``scopes`` (the token's scopes so far and every scope challenged, RFC 6750 §3.1).
+
+    ``error`` is the challenge's error code (``insufficient_user_authentication`` or
+    ``insufficient_scope``), ``resource_metadata`` the RFC 9728 metadata URL it named, and
+    ``challenge`` the parsed challenge itself.
+    """
 
     error: str
     acr_values: tuple[str, ...]
@@ -146,6 +151,7 @@ class StepUpFlow:
     # -- the two drivers --------------------------------------------------------------------------
 
     def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
+        """httpx's blocking auth flow for ``request``: :meth:`flow`, with a plain callback."""
         request.read()
         flow = self.flow(request)
         sent: Any = None
@@ -167,6 +173,8 @@ class StepUpFlow:
                 sent = yield item
 
     async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+        """httpx's asyncio auth flow for ``request``: :meth:`flow`, with a plain or a coroutine
+        callback."""
         await request.aread()
         flow = self.flow(request)
         sent: Any = None
@@ -183,6 +191,7 @@ class StepUpFlow:
                 sent = yield item
 
     def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
+        """The same as :meth:`sync_auth_flow` for ``request`` (httpx's generic entry point)."""
         return self.sync_auth_flow(request)
 
 

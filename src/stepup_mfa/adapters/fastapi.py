@@ -101,6 +101,8 @@ class _BearerScheme(HTTPBearer):
 class StepUp:
     """Builds FastAPI dependencies for one :class:`Guard`; is itself the AUTHENTICATED one.
 
+    ``guard`` decides every request.
+
     ``scheme_name`` and ``description`` name the security scheme in the OpenAPI document.
     ``dependency(policy)`` and ``websocket_dependency(policy)`` are the same dependency (it works
     on HTTP routes and websockets alike); the second name stays for older code.
@@ -130,7 +132,8 @@ class StepUp:
         return await self._authenticated(**values)
 
     def install(self, app: Any) -> None:
-        """Register the refusal handler, and document the 401/403 answers in OpenAPI."""
+        """Register the refusal handler on the FastAPI ``app``, and document the 401/403 answers
+        in its OpenAPI document."""
         install_handler(app)
         build = app.openapi
 

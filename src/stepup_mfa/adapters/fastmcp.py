@@ -50,6 +50,9 @@ class FastMCPStepUpVerifier(TokenVerifier):
         self.resource = resource
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        """FastMCP's hook: ``token``'s claims as an ``AccessToken``, or ``None`` when it is
+        refused; raises ``TokenVerificationError`` when the authorization server cannot be
+        reached."""
         decision = await check_token(self.guard, self.policy, token)
         if not decision.allowed:
             if decision.status == 503:  # not the token's fault: FastMCP's convention

@@ -75,6 +75,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The key of ``app.extensions`` under which the extension keeps each app's Guard.
 EXTENSION_KEY = "stepup_mfa"
 _G_KEY = "_stepup_mfa_principal"
 
@@ -95,6 +96,7 @@ class StepUpDenied(HTTPException):
         environ: WSGIEnvironment | WSGIRequest | None = None,
         scope: dict[str, Any] | None = None,
     ) -> Response:
+        """werkzeug's hook: the Guard's response, whatever the ``environ`` or ``scope``."""
         denial = self.denial
         return Response(denial.body, denial.status, list(denial.headers))
 
@@ -168,7 +170,9 @@ current_principal: Principal = cast(Principal, LocalProxy(_current_principal))
 
 
 class FlaskStepUp:
-    """The Flask extension. ``guard`` here is the default for every app it is initialised on."""
+    """The Flask extension. ``guard`` here is the default for every app it is initialised on;
+    with ``app`` it initialises that app at once (:meth:`init_app`).
+    """
 
     def __init__(self, guard: Guard | None = None, app: Flask | None = None) -> None:
         if guard is not None and not isinstance(guard, Guard):

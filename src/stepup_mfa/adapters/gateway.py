@@ -82,7 +82,9 @@ __all__ = [
 
 logger = logging.getLogger("stepup_mfa")
 
+#: The proxies whose authorization subrequests the gateway understands.
 GatewayProtocol = Literal["nginx", "caddy", "traefik", "envoy"]
+#: Every :data:`GatewayProtocol`, in the order the documentation lists them.
 PROTOCOLS: tuple[GatewayProtocol, ...] = ("nginx", "caddy", "traefik", "envoy")
 
 #: (method header, target header) of the protocols that forward the request in headers
@@ -105,6 +107,9 @@ _VISIBLE = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) != "%")
 @dataclass(frozen=True, slots=True)
 class IdentityHeaders:
     """The names of the headers that tell the upstream who was admitted.
+
+    ``subject`` carries ``sub``, ``scopes`` the granted scopes, ``acr`` and ``amr`` how the user
+    authenticated, ``auth_time`` when.
 
     On every ``200`` the gateway sends all five, empty when there is nothing to say (an anonymous
     route, a token without ``acr``): proxies that copy them onto the upstream request (Traefik
@@ -154,8 +159,8 @@ class IdentityHeaders:
 
 @dataclass(frozen=True, slots=True)
 class ForwardedRequest:
-    """The request the proxy asks about: its method, its path (decoded, as routers see it), the
-    raw path and query as they arrived, and the scheme the proxy reports."""
+    """The request the proxy asks about: its ``method``, its ``path`` (decoded, as routers see it),
+    the ``raw_path`` and ``query`` as they arrived, and the ``scheme`` the proxy reports."""
 
     method: str
     path: str
@@ -170,6 +175,9 @@ def _escaped(value: str) -> str:
 
 class ForwardAuthGateway:
     """The ASGI application answering a proxy's authorization subrequests.
+
+    ``guard`` decides each request; ``identity_headers`` names the headers that tell the upstream
+    who was admitted (:class:`IdentityHeaders`' defaults when ``None``).
 
     ``routes`` is a :class:`RouteTable` or the path of a TOML file; it is matched the way the raw
     middleware matches it (exact paths, then patterns; non-canonical paths refused first).
@@ -244,8 +252,9 @@ class ForwardAuthGateway:
     def forwarded(
         self, scope: Scope, headers: Mapping[bytes, list[str]]
     ) -> ForwardedRequest | None:
-        """The original request, as this protocol forwards it; ``None`` when the subrequest does
-        not name exactly one method and one origin-form target (GW-4)."""
+        """The original request, as this protocol forwards it in the subrequest's ASGI ``scope``
+        and ``headers``; ``None`` when the subrequest does not name exactly one method and one
+        origin-form target (GW-4)."""
         if self.protocol == "envoy":
             method = scope.get("method", "")
             raw = scope.get("raw_path")

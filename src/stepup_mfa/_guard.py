@@ -356,11 +356,17 @@ class Guard:
         flow = self._metadata_flow(policies)
         if flow is None:
             return ()
+        # A client of its own, closed at once: a lifespan's event loop need not be the one that
+        # serves requests, and a failed start-up never runs the shutdown that would close it.
+        own = AsyncHttpxTransport() if self._async_transport is None else None
         try:
-            found = await run_async(flow, self._loop_transport())
+            found = await run_async(flow, own or self._loop_transport())
         except Exception as error:
             logger.info("acr values not checked: %s", error)
             return ()
+        finally:
+            if own is not None:
+                await own.aclose()
         return self._report_acr(policies, found)
 
     def _metadata_flow(self, policies: tuple[Policy, ...]) -> Flow[_Metadata] | None:

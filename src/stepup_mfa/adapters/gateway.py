@@ -363,6 +363,7 @@ class ForwardAuthGateway:
                 try:  # R9470-14: the table's acr values against the issuer's
                     await self.guard.acheck_acr_values(self.routes.policies())
                 except ConfigurationError as error:
+                    await self.guard.aclose()
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
                 await send({"type": "lifespan.startup.complete"})

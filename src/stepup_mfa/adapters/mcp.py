@@ -153,7 +153,8 @@ class McpPolicyTable:
             )
 
     def policy_for(self, method: str | None, name: str | None = None) -> Policy:
-        """The policy of one message: by its name for the name-bearing methods, then by method."""
+        """The policy of one message: by its ``name`` (tool, resource URI or prompt) for the
+        name-bearing methods, then by its JSON-RPC ``method``."""
         if method is None:  # a JSON-RPC response (to a server's request): the default
             return self.default
         section = _SECTION_OF.get(method)
@@ -204,7 +205,8 @@ class McpPolicyTable:
             )
 
     async def check_server(self, server: _Lists) -> None:
-        """:meth:`check_names` with the tools, resources and prompts an ``MCPServer`` lists."""
+        """:meth:`check_names` with the tools, resources and prompts ``server`` (an
+        ``MCPServer``) lists."""
         tools = [tool.name for tool in await server.list_tools()]
         resources = [str(resource.uri) for resource in await server.list_resources()]
         prompts = [prompt.name for prompt in await server.list_prompts()]
@@ -216,7 +218,8 @@ class McpPolicyTable:
     def from_toml(
         cls, path: str | os.PathLike[str], *, policies: Mapping[str, Policy] | None = None
     ) -> McpPolicyTable:
-        """Load a table from a TOML file (the route table's ``[policies.NAME]`` format)."""
+        """Load a table from the TOML file at ``path`` (the route table's ``[policies.NAME]``
+        format); ``policies`` adds named policies written in Python."""
         name = os.fspath(path)
         return cls.from_dict(
             read_toml(name, "the MCP policy table"), source=name, policies=policies
@@ -230,7 +233,10 @@ class McpPolicyTable:
         source: str = "MCP policy table",
         policies: Mapping[str, Policy] | None = None,
     ) -> McpPolicyTable:
-        """Build a table from parsed TOML (or any mapping of the same shape)."""
+        """Build a table from ``data``, parsed TOML (or any mapping of the same shape).
+
+        ``source`` names the table in error messages; ``policies`` adds named policies written in
+        Python."""
         unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
         if unknown:
             raise ConfigurationError(f"{source}: unknown top-level keys {unknown}")
@@ -379,6 +385,9 @@ def strictest(policies: list[Policy]) -> Policy | None:
 
 class McpStepUpMiddleware:
     """Judges every request to an MCP Streamable HTTP app before the SDK dispatches it.
+
+    ``app`` is the SDK's ASGI app and ``guard`` the :class:`~stepup_mfa.Guard` that decides;
+    ``max_body`` bounds the JSON-RPC body read (413 past it).
 
     ``policies`` is an :class:`McpPolicyTable` or a TOML path; ``path`` the MCP endpoint
     (``/mcp``). ``POST`` bodies to it are judged per message (see the module docstring); other
@@ -566,7 +575,7 @@ def principal_of(ctx: Any) -> Principal | None:
 
 class StepUpTokenVerifier:
     """The MCP SDK's ``TokenVerifier`` (``MCPServer(auth=..., token_verifier=...)``), backed by
-    a :class:`~stepup_mfa.Guard` and its verifier.
+    a :class:`~stepup_mfa.Guard` (``guard``) and its verifier.
 
     ``verify_token`` checks the token against ``policy`` (a valid token by default) and returns
     the SDK's ``AccessToken`` with ``claims`` holding ``iss``, ``aud``, ``sub``, ``acr``, ``amr``
@@ -587,6 +596,7 @@ class StepUpTokenVerifier:
         self.resource = resource
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        """The SDK's hook: ``token``'s ``AccessToken``, or ``None`` for any refusal."""
         decision = await check_token(self.guard, self.policy, token)
         if not decision.allowed:
             return None

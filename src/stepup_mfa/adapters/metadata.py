@@ -34,7 +34,10 @@ _ALLOWED = "GET, HEAD"
 def metadata_response(
     metadata: ResourceMetadata, method: str, body: bytes
 ) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body for a request to the metadata path (one answer, two servers)."""
+    """Status, headers and body for a request to the metadata path (one answer, two servers).
+
+    ``metadata`` is the document served and ``body`` its serialised JSON; ``method`` is the
+    request's: ``GET`` gets the body, ``HEAD`` the headers only, anything else 405."""
     if method not in ("GET", "HEAD"):
         return (
             405,
@@ -70,7 +73,7 @@ class ResourceMetadataApp:
         self._body = metadata.to_json()
 
     def serves(self, scope: Scope) -> bool:
-        """Whether this HTTP request asks for the metadata document."""
+        """Whether the HTTP request of this ASGI ``scope`` asks for the metadata document."""
         return scope["type"] == "http" and _asgi_path(scope) == self.path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -57,8 +57,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class StepUpDenied(HTTPException):
-    """A refused request, as an exception: carries the :class:`Decision` and the Guard's
-    ready-made :class:`Denial` (negotiated against the request's ``Accept`` when raised)."""
+    """A refused request, as an exception: carries the :class:`Decision` (``decision``) and the
+    Guard's ready-made :class:`Denial` (``denial``, negotiated against the request's ``Accept``
+    when raised)."""
 
     def __init__(self, decision: Refused, denial: Denial) -> None:
         super().__init__(
@@ -71,7 +72,8 @@ class StepUpDenied(HTTPException):
 
 
 def denial_response(denial: Denial) -> Response:
-    """The Starlette response for a :class:`Denial`; headers and body exactly as shaped."""
+    """The Starlette response for a :class:`Denial` (``denial``); headers and body exactly as
+    shaped."""
     response = Response(denial.body, status_code=denial.status)  # no media type: no Content-Type
     response.raw_headers.extend(
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in denial.headers
@@ -93,7 +95,8 @@ def install_handler(app: Any) -> None:
 
 
 def principal_of(connection: HTTPConnection) -> Principal | None:
-    """The principal admitted for this request or websocket (``None`` on anonymous routes).
+    """The principal admitted for this request or websocket, the ``connection`` (``None`` on
+    anonymous routes).
 
     Also available as ``request.state.principal`` and ``request.scope["stepup_mfa.principal"]``.
     """
@@ -124,7 +127,8 @@ async def check_connection(guard: Guard, connection: HTTPConnection, policy: Pol
 
 
 def require(guard: Guard, policy: Policy) -> Callable[[F], F]:
-    """Refuse calls to the decorated endpoint unless the request satisfies ``policy``.
+    """Refuse calls to the decorated endpoint unless the request satisfies ``policy``, as judged
+    by ``guard``.
 
     Wrong arguments (swapped, a policy name instead of a :class:`Policy`) fail here, at
     decoration, not on the first request.

@@ -83,7 +83,7 @@ JUDGED_KEY = "stepup_mfa.judged"
 
 
 def principal_from_environ(environ: WSGIEnvironment) -> Principal | None:
-    """The principal the middleware admitted this request with, if any."""
+    """The principal the middleware admitted the request of this WSGI ``environ`` with, if any."""
     return principal_in(environ)
 
 
@@ -154,6 +154,8 @@ def start_denial(denial: Denial, start_response: StartResponse) -> list[bytes]:
 
 class StepUpWSGIMiddleware:
     """Checks every request against a :class:`RouteTable` before the wrapped app sees it.
+
+    ``app`` is the WSGI app to protect and ``guard`` the :class:`~stepup_mfa.Guard` that decides.
 
     ``routes`` is a :class:`RouteTable` or the path of a TOML file. ``url_map`` is the werkzeug
     ``Map`` to route with when ``app`` is not a Flask app (or its ``wsgi_app``).

@@ -90,7 +90,8 @@ ServedMethods = frozenset[str] | None
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One entry: ``methods`` (``"GET"``, ``"GET,POST"``, a list, or ``"*"``), a path and a policy.
+    """One entry: ``methods`` (``"GET"``, ``"GET,POST"``, a list, or ``"*"``), a ``path`` and the
+    ``policy`` requests to it must meet.
 
     ``path`` is the route's path template as the app declares it: exact (``/cats/``) or with
     parameters, ``{name}``/``{name:int}``/``{name:path}`` or ``<name>``/``<int:name>``/
@@ -103,7 +104,7 @@ class Route:
 
 
 def template_key(template: str) -> str:
-    """The key that identifies a path template whichever syntax spells it.
+    """The key that identifies a path ``template`` whichever syntax spells it.
 
     Parameter names do not matter, convertors do: ``/u/{id:int}`` and ``/u/<int:user>`` are both
     ``/u/{:int}``; ``{id}``, ``{id:str}``, ``<id>`` and ``<string:id>`` are all ``{}``.
@@ -133,6 +134,10 @@ class _Entry:
 
 class RouteTable:
     """Maps a request's route (or, for raw apps, its path) and method to a :class:`Policy`.
+
+    ``routes`` are the :class:`Route` entries; a request that reaches none of them meets
+    ``default``. ``cors_preflight=False`` judges CORS preflights like any other request instead of
+    letting them through anonymously.
 
     ``extra_methods`` declares methods beyond :data:`KNOWN_METHODS` (WebDAV's ``PROPFIND``...).
     ``allow_anonymous_default`` silences the :class:`PolicyWarning` an anonymous default gives.
@@ -232,7 +237,8 @@ class RouteTable:
         return (*(route.policy for route in self.routes), self._default)
 
     def policy_for(self, method: str, path: str, *, preflight: bool = False) -> Policy:
-        """The policy for a request to a raw app, by its (canonical, decoded) path.
+        """The policy for a request to a raw app, by its (canonical, decoded) ``path``;
+        ``preflight`` as in :meth:`RouteBinding.policy`.
 
         ``method`` is compared in upper case: HTTP methods are case-sensitive (RFC 9110 §9.1),
         but werkzeug and Django upper-case the method before routing, so ``get`` reaches the
@@ -333,7 +339,8 @@ class RouteTable:
         policies: Mapping[str, Policy] | None = None,
         cors_preflight: bool = True,
     ) -> RouteTable:
-        """Load a table from a TOML file; raises :class:`~stepup_mfa.ConfigurationError`.
+        """Load a table from the TOML file at ``path``; raises
+        :class:`~stepup_mfa.ConfigurationError`. ``cors_preflight`` as for :class:`RouteTable`.
 
         ``policies`` adds named policies defined in Python (for example with ``rules``), which
         the file's routes may then name. See ``docs/policies.md`` for the file format.
@@ -351,7 +358,10 @@ class RouteTable:
         policies: Mapping[str, Policy] | None = None,
         cors_preflight: bool = True,
     ) -> RouteTable:
-        """Build a table from parsed TOML (or JSON, or any mapping of the same shape)."""
+        """Build a table from ``data``, parsed TOML (or JSON, or any mapping of the same shape).
+
+        ``source`` names the table in error messages; ``policies`` and ``cors_preflight`` as for
+        :meth:`from_toml`."""
         unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
         if unknown:
             raise ConfigurationError(f"{source}: unknown top-level keys {unknown}")
@@ -453,7 +463,12 @@ def named_policy(named: Mapping[str, Policy], policy_name: object, where: str) -
 
 class RouteBinding:
     """A :class:`RouteTable` bound to an app's routes (:meth:`RouteTable.bind`): the policy of
-    each route the router dispatches to."""
+    each route the router dispatches to.
+
+    Built by :meth:`RouteTable.bind`, not by hand: ``table`` is the table, ``by_served`` maps
+    each route template the app serves to its policies by method, and ``answers_options`` holds
+    the templates whose handlers answer ``OPTIONS`` themselves.
+    """
 
     __slots__ = ("_answers_options", "_by_served", "_by_template", "table")
 
@@ -478,6 +493,8 @@ class RouteBinding:
         it: a route whose handler serves ``OPTIONS`` itself is judged as any other request, so
         a request dressed up as a preflight cannot reach it anonymously. Websockets are looked
         up as ``GET``; ``method`` is compared in upper case (see :meth:`RouteTable.policy_for`).
+        ``preflight`` says the request is a CORS preflight (``OPTIONS`` with ``Origin`` and
+        ``Access-Control-Request-Method``).
         """
         table = self.table
         if template is None:

@@ -92,7 +92,12 @@ DEFAULT_REPLAY_BACKOFF = 1.0
 
 class RedisClient(Protocol):
     """What the stores use of a blocking client: ``redis.Redis``, ``Sentinel.master_for(...)``,
-    ``redis.cluster.RedisCluster`` or anything with the same methods."""
+    ``redis.cluster.RedisCluster`` or anything with the same methods.
+
+    They are redis-py's: ``get`` the key ``name``; ``set`` ``name`` to ``value``, with ``nx``
+    (only if absent) and ``px`` (expiry in milliseconds); ``delete`` the keys ``names``;
+    ``scan_iter`` over the keys that ``match`` a pattern, ``count`` per round trip.
+    """
 
     def get(self, name: str) -> Any: ...
 
@@ -105,7 +110,12 @@ class RedisClient(Protocol):
 
 class AsyncRedisClient(Protocol):
     """The same methods on an asyncio client (``redis.asyncio.Redis``, its Sentinel and Cluster
-    forms): each returns an awaitable, ``scan_iter`` an async iterator."""
+    forms): each returns an awaitable, ``scan_iter`` an async iterator.
+
+    As in :class:`RedisClient`: ``get`` the key ``name``; ``set`` ``name`` to ``value`` with ``nx``
+    and ``px``; ``delete`` the keys ``names``; ``scan_iter`` the keys that ``match``, ``count`` per
+    round trip.
+    """
 
     def get(self, name: str) -> Any: ...
 
@@ -118,7 +128,11 @@ class AsyncRedisClient(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Codec(Generic[V]):
-    """How a value becomes JSON and back. Never pickle: Redis content must not run code."""
+    """How a value becomes JSON and back. Never pickle: Redis content must not run code.
+
+    ``encode`` turns a value into a JSON-serialisable document; ``decode`` turns the document
+    back into the value (and raises on a document it does not recognise).
+    """
 
     encode: Callable[[V], Any]
     decode: Callable[[Any], V]
@@ -251,7 +265,16 @@ class _Backoff:
 
 class RedisStore(Generic[V]):
     """A :class:`~stepup_mfa._verify.cache.Store` in Redis, under ``prefix``, with a blocking
-    client (:class:`RedisClient`)."""
+    client (:class:`RedisClient`).
+
+    ``client`` is the Redis client, ``codec`` how values are stored (:data:`INTROSPECTION_CODEC`
+    or :data:`JWT_CODEC`), ``clock`` the time source for Redis's own TTL, and ``backoff`` how
+    long it stops asking Redis after an error.
+
+    As a store: ``get`` returns the value under ``key`` unless it expired by ``now``, ``put``
+    stores ``value`` under ``key`` until ``expires_at``, ``discard`` forgets ``key``; ``entry``
+    also returns the entry's expiry.
+    """
 
     def __init__(
         self,
@@ -320,6 +343,10 @@ class RedisReplayStore:
     DPoP request, a loopback or LAN round trip shorter than the proof's own signature check done
     on the same loop; with ``socket_timeout=0.1`` and the back-off, an outage blocks a loop for
     at most 100 ms per ``backoff``.
+
+    ``client`` is the blocking Redis client; keys are ``prefix`` followed by the proof's hashed
+    ``jti``. ``add`` records ``key`` until ``expires_at`` and returns ``False`` when it was
+    already recorded (``now`` is not needed: Redis expires the key).
     """
 
     def __init__(
@@ -345,7 +372,8 @@ class RedisReplayStore:
 
 
 class SharedStore(Store[V], Protocol[V]):
-    """A store that can also tell an entry's expiry (so copies of it never outlive it)."""
+    """A store that can also tell an entry's expiry (so copies of it never outlive it): ``entry``
+    returns the value under ``key`` and its expiry, unless it expired by ``now``."""
 
     def entry(self, key: str, now: float) -> tuple[V, float] | None: ...
 
@@ -356,6 +384,12 @@ class TieredStore(Generic[V]):
     Reads try memory first, then the shared store (copying a hit into memory, never beyond the
     entry's own expiry); writes go to both. ``local_ttl`` caps how long memory may answer without
     asking the shared store again, so that a ``discard`` in one worker reaches the others.
+
+    ``shared`` is the shared store (a :class:`RedisStore`), ``local`` the in-process one (a
+    :class:`~stepup_mfa.MemoryStore` by default).
+
+    As a store: ``get`` returns the value under ``key`` unless it expired by ``now``, ``put``
+    stores ``value`` under ``key`` until ``expires_at``, ``discard`` forgets ``key``.
     """
 
     def __init__(
@@ -395,7 +429,14 @@ class TieredStore(Generic[V]):
 class AsyncRedisStore(Generic[V]):
     """:class:`RedisStore` with an asyncio client (:class:`AsyncRedisClient`): the same keys,
     envelope, expiry and back-off, every method a coroutine. Use it through
-    :class:`AsyncTieredStore`."""
+    :class:`AsyncTieredStore`.
+
+    ``client``, ``codec``, ``prefix``, ``clock`` and ``backoff`` as for :class:`RedisStore`.
+
+    As a store: ``get`` returns the value under ``key`` unless it expired by ``now``, ``put``
+    stores ``value`` under ``key`` until ``expires_at``, ``discard`` forgets ``key``; ``entry``
+    also returns the entry's expiry.
+    """
 
     def __init__(
         self,
@@ -460,6 +501,12 @@ class AsyncTieredStore(Generic[V]):
     copied into memory (never beyond its own expiry, nor ``local_ttl``) and the verifier's lookup
     that follows finds it. On the blocking path this store is memory only: use
     :class:`TieredStore` there.
+
+    ``shared`` is the :class:`AsyncRedisStore`, ``local`` the in-process store (a
+    :class:`~stepup_mfa.MemoryStore` by default).
+
+    As a store: ``get`` returns the value under ``key`` unless it expired by ``now``, ``put``
+    stores ``value`` under ``key`` until ``expires_at``, ``discard`` forgets ``key``.
     """
 
     def __init__(
@@ -475,7 +522,8 @@ class AsyncTieredStore(Generic[V]):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def aload(self, key: str, now: float) -> bool:
-        """Copy ``key``'s entry from Redis into memory; whether there was one."""
+        """Copy ``key``'s entry from Redis into memory, unless it expired by ``now``; whether
+        there was one."""
         entry = await self._shared.entry(key, now)
         if entry is None:
             return False

@@ -344,9 +344,10 @@ class RedisReplayStore:
     on the same loop; with ``socket_timeout=0.1`` and the back-off, an outage blocks a loop for
     at most 100 ms per ``backoff``.
 
-    ``client`` is the blocking Redis client; keys are ``prefix`` followed by the proof's hashed
-    ``jti``. ``add`` records ``key`` until ``expires_at`` and returns ``False`` when it was
-    already recorded (``now`` is not needed: Redis expires the key).
+    ``client`` is the blocking Redis client; each Redis key is ``prefix`` followed by the key the
+    checker passes (a digest of the proof's ``jti``). ``add`` records ``key`` until ``expires_at``
+    (Redis expires it ``expires_at - now`` seconds later) and returns ``False`` when it was
+    already recorded.
     """
 
     def __init__(

@@ -55,7 +55,11 @@ def _status_and_header(response_or_status: Any, www_authenticate: str | None) ->
 
 
 def challenges_of(response_or_status: Any, www_authenticate: str | None = None) -> list[Challenge]:
-    """The parsed challenges of a response (an empty list when there is no header)."""
+    """The parsed challenges of a response (an empty list when there is no header).
+
+    ``response_or_status`` is a response object, or a status with ``www_authenticate`` the header
+    value (see the module docstring).
+    """
     _, header = _status_and_header(response_or_status, www_authenticate)
     return parse_www_authenticate(header) if header.strip() else []
 
@@ -103,7 +107,9 @@ def assert_challenge(
     scheme: str = "Bearer",
     **params: Expected,
 ) -> Challenge:
-    """The general form: the status, and a ``scheme`` challenge with ``error`` and ``params``.
+    """The general form: the ``status``, and a ``scheme`` challenge with ``error`` and ``params``.
+
+    ``response_or_status``: a response, or a status with ``www_authenticate`` (as in every helper here).
 
     ``error=None`` asserts a challenge that names no error (no credentials were sent).
     """
@@ -135,7 +141,9 @@ def assert_step_up(
     scheme: str = "Bearer",
 ) -> Challenge:
     """401 with ``error="insufficient_user_authentication"`` (RFC 9470 §3, R9470-1/2) asking for
-    ``max_age`` (R9470-4) and ``acr_values`` in this order of preference (R9470-3)."""
+    ``max_age`` (R9470-4) and ``acr_values`` in this order of preference (R9470-3), and ``scope``
+    when given; the challenge's ``scheme`` is ``Bearer`` unless told otherwise.
+    ``response_or_status``: a response, or a status with ``www_authenticate``."""
     return assert_challenge(
         response_or_status,
         www_authenticate,
@@ -152,7 +160,8 @@ def assert_invalid_token(
     response_or_status: Any, www_authenticate: str | None = None, *, scheme: str = "Bearer"
 ) -> Challenge:
     """401 with ``error="invalid_token"`` and no step-up hints: a bad token never learns what the
-    route requires (R6750-16, R9068-8, R9470-12)."""
+    route requires (R6750-16, R9068-8, R9470-12). ``response_or_status``: a response, or a status with ``www_authenticate``;
+    ``scheme`` the challenge's."""
     return assert_challenge(
         response_or_status,
         www_authenticate,
@@ -171,7 +180,8 @@ def assert_insufficient_scope(
     scope: str | Sequence[str] | types.EllipsisType | None = _ANY,
     scheme: str = "Bearer",
 ) -> Challenge:
-    """403 with ``error="insufficient_scope"`` naming ``scope`` (any order) (R6750-17)."""
+    """403 with ``error="insufficient_scope"`` naming ``scope`` (any order) (R6750-17).
+    ``response_or_status``: a response, or a status with ``www_authenticate``; ``scheme`` the challenge's."""
     return assert_challenge(
         response_or_status,
         www_authenticate,
@@ -185,7 +195,8 @@ def assert_insufficient_scope(
 def assert_invalid_request(
     response_or_status: Any, www_authenticate: str | None = None, *, scheme: str = "Bearer"
 ) -> Challenge:
-    """400 with ``error="invalid_request"`` (R6750-3, R6750-15)."""
+    """400 with ``error="invalid_request"`` (R6750-3, R6750-15). ``response_or_status``: a response, or a status with ``www_authenticate``;
+    ``scheme`` the challenge's."""
     return assert_challenge(
         response_or_status, www_authenticate, status=400, error="invalid_request", scheme=scheme
     )
@@ -198,7 +209,8 @@ def assert_unauthenticated(
     realm: str | types.EllipsisType | None = _ANY,
     scheme: str = "Bearer",
 ) -> Challenge:
-    """401 with a challenge that names no error: no credentials were sent (R6750-9, R6750-18)."""
+    """401 with a challenge that names no error: no credentials were sent (R6750-9, R6750-18).
+    ``realm`` is the expected realm. ``response_or_status``: a response, or a status with ``www_authenticate``; ``scheme`` the challenge's."""
     return assert_challenge(
         response_or_status, www_authenticate, status=401, error=None, scheme=scheme, realm=realm
     )
@@ -206,7 +218,7 @@ def assert_unauthenticated(
 
 def assert_unavailable(response_or_status: Any, www_authenticate: str | None = None) -> None:
     """503 that does not blame the client's token: the authorization server could not be used
-    (R7662-3, R8414-3)."""
+    (R7662-3, R8414-3). ``response_or_status``: a response, or a status with ``www_authenticate``."""
     status, header = _status_and_header(response_or_status, www_authenticate)
     if status != 503:
         raise _fail(f"expected status 503, got {status}", status, header)

@@ -109,7 +109,8 @@ def assert_challenge(
 ) -> Challenge:
     """The general form: the ``status``, and a ``scheme`` challenge with ``error`` and ``params``.
 
-    ``response_or_status``: a response, or a status with ``www_authenticate`` (as in every helper here).
+    ``response_or_status``: a response, or a status with ``www_authenticate`` (as in every
+    helper here).
 
     ``error=None`` asserts a challenge that names no error (no credentials were sent).
     """
@@ -160,8 +161,8 @@ def assert_invalid_token(
     response_or_status: Any, www_authenticate: str | None = None, *, scheme: str = "Bearer"
 ) -> Challenge:
     """401 with ``error="invalid_token"`` and no step-up hints: a bad token never learns what the
-    route requires (R6750-16, R9068-8, R9470-12). ``response_or_status``: a response, or a status with ``www_authenticate``;
-    ``scheme`` the challenge's."""
+    route requires (R6750-16, R9068-8, R9470-12). ``response_or_status``: a response, or a
+    status with ``www_authenticate``; ``scheme`` the challenge's."""
     return assert_challenge(
         response_or_status,
         www_authenticate,
@@ -181,7 +182,8 @@ def assert_insufficient_scope(
     scheme: str = "Bearer",
 ) -> Challenge:
     """403 with ``error="insufficient_scope"`` naming ``scope`` (any order) (R6750-17).
-    ``response_or_status``: a response, or a status with ``www_authenticate``; ``scheme`` the challenge's."""
+    ``response_or_status``: a response, or a status with ``www_authenticate``; ``scheme`` the
+    challenge's."""
     return assert_challenge(
         response_or_status,
         www_authenticate,
@@ -195,8 +197,8 @@ def assert_insufficient_scope(
 def assert_invalid_request(
     response_or_status: Any, www_authenticate: str | None = None, *, scheme: str = "Bearer"
 ) -> Challenge:
-    """400 with ``error="invalid_request"`` (R6750-3, R6750-15). ``response_or_status``: a response, or a status with ``www_authenticate``;
-    ``scheme`` the challenge's."""
+    """400 with ``error="invalid_request"`` (R6750-3, R6750-15). ``response_or_status``: a
+    response, or a status with ``www_authenticate``; ``scheme`` the challenge's."""
     return assert_challenge(
         response_or_status, www_authenticate, status=400, error="invalid_request", scheme=scheme
     )
@@ -210,7 +212,8 @@ def assert_unauthenticated(
     scheme: str = "Bearer",
 ) -> Challenge:
     """401 with a challenge that names no error: no credentials were sent (R6750-9, R6750-18).
-    ``realm`` is the expected realm. ``response_or_status``: a response, or a status with ``www_authenticate``; ``scheme`` the challenge's."""
+    ``realm`` is the expected realm. ``response_or_status``: a response, or a status with
+    ``www_authenticate``; ``scheme`` the challenge's."""
     return assert_challenge(
         response_or_status, www_authenticate, status=401, error=None, scheme=scheme, realm=realm
     )
@@ -218,7 +221,8 @@ def assert_unauthenticated(
 
 def assert_unavailable(response_or_status: Any, www_authenticate: str | None = None) -> None:
     """503 that does not blame the client's token: the authorization server could not be used
-    (R7662-3, R8414-3). ``response_or_status``: a response, or a status with ``www_authenticate``."""
+    (R7662-3, R8414-3). ``response_or_status``: a response, or a status with
+    ``www_authenticate``."""
     status, header = _status_and_header(response_or_status, www_authenticate)
     if status != 503:
         raise _fail(f"expected status 503, got {status}", status, header)

@@ -34,6 +34,8 @@ def _b64url(data: bytes) -> str:
 class DPoPKey:
     """One client key pair (ES256 by default) that signs DPoP proofs.
 
+    ``algorithm`` is the signing algorithm, and the key type that goes with it.
+
     ``clock`` gives ``iat`` (pass the test's :class:`~stepup_mfa.testing.FrozenClock`).
     ``jwk`` is the public key as the proof header carries it; ``jkt`` its RFC 7638 thumbprint,
     the ``cnf.jkt`` of a token bound to this key.
@@ -79,9 +81,11 @@ class DPoPKey:
         claims: Mapping[str, Any] | None = None,
         header: Mapping[str, Any] | None = None,
     ) -> str:
-        """A proof for ``method url``; with ``token`` it carries ``ath`` (resource requests),
-        without it none (token requests). ``claims``/``header`` override or add members; a
-        ``None`` value removes one (for "refuse a proof without ``jti``" tests)."""
+        """A proof for ``method`` ``url``; with ``token`` it carries ``ath`` (resource requests),
+        without it none (token requests). ``nonce`` is the server nonce to include; ``iat`` and
+        ``jti`` replace the clock's time and the fresh random id. ``claims``/``header`` override
+        or add members; a ``None`` value removes one (for "refuse a proof without ``jti``"
+        tests)."""
         payload: dict[str, Any] = {
             "jti": jti if jti is not None else secrets.token_urlsafe(16),
             "htm": method,
@@ -112,7 +116,8 @@ class DPoPKey:
     def headers(
         self, method: str, url: str, token: str, *, nonce: str | None = None
     ) -> dict[str, str]:
-        """``Authorization: DPoP <token>`` and a fresh ``DPoP`` proof for one request."""
+        """``Authorization: DPoP <token>`` and a fresh ``DPoP`` proof for one request: ``method``
+        to ``url`` with ``token``, carrying ``nonce`` when given."""
         return {
             "Authorization": f"DPoP {token}",
             "DPoP": self.proof(method, url, token=token, nonce=nonce),

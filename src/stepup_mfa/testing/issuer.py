@@ -37,6 +37,11 @@ class FakeIssuer:
     Opaque tokens: :meth:`opaque_token` registers a random token whose RFC 7662 introspection
     answer is built from the same claims :meth:`TokenFactory.claims` produces; the introspection
     endpoint requires HTTP Basic authentication with ``introspection_client``.
+
+    ``audience`` is the tokens' ``aud``, ``clock`` the time source of the tokens and answers
+    (a :class:`~stepup_mfa.testing.FrozenClock` in tests), ``acr_values_supported`` what the
+    metadata publishes, and ``factory_options`` go to the :class:`TokenFactory` (``subject``,
+    ``lifetime``, ``algorithm``...).
     """
 
     def __init__(
@@ -103,7 +108,8 @@ class FakeIssuer:
         return self.issuer + INTROSPECTION_PATH
 
     def rotate_keys(self, *, keep_previous: bool = True) -> None:
-        """Sign new tokens with new keys; see :meth:`KeyRing.rotate`."""
+        """Sign new tokens with new keys; with ``keep_previous=False`` the old ones leave the
+        JWKS. See :meth:`KeyRing.rotate`."""
         self.tokens.rotate_keys(keep_previous=keep_previous)
 
     def count(self, path: str | None = None) -> int:
@@ -111,7 +117,9 @@ class FakeIssuer:
         return self.server.count(path)
 
     def opaque_token(self, *, active: bool = True, **claim_options: Any) -> str:
-        """Register and return an opaque token; its introspection answer carries the claims.
+        """Register and return an opaque token; its introspection answer carries the claims that
+        ``claim_options`` describe (the keywords of :meth:`TokenFactory.claims`), and says
+        ``"active": false`` when ``active`` is ``False``.
 
         With ``bound_to=`` (a :class:`~stepup_mfa.testing.DPoPKey` or a thumbprint) the answer
         says ``cnf.jkt`` and ``token_type: DPoP`` (RFC 9449 §6.2); otherwise ``Bearer``.
@@ -127,7 +135,7 @@ class FakeIssuer:
         return token
 
     def revoke(self, token: str) -> None:
-        """From now on the token introspects as ``{"active": false}``."""
+        """From now on ``token`` introspects as ``{"active": false}``."""
         with self._lock:
             self._opaque[token] = {"active": False}
 

@@ -19,7 +19,8 @@ Fault = Literal["close", "garbage", "500", "hang"]
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
-    """One request the server received."""
+    """One request the server received: its ``method``, ``path``, ``query`` string, ``headers``
+    and ``body``."""
 
     method: str
     path: str
@@ -30,7 +31,7 @@ class RecordedRequest:
 
 @dataclass(slots=True)
 class Reply:
-    """What a route answers."""
+    """What a route answers: ``status``, ``body`` and ``headers``."""
 
     status: int = 200
     body: bytes = b""
@@ -38,6 +39,7 @@ class Reply:
 
     @classmethod
     def json(cls, document: Any, status: int = 200, **headers: str) -> Reply:
+        """A reply with ``document`` as its JSON body, ``status`` and extra ``headers``."""
         return cls(
             status=status,
             body=json.dumps(document).encode(),
@@ -58,6 +60,7 @@ class LocalHTTPServer:
 
     ``routes`` maps a path to a callable; ``delay`` slows every answer; ``fault`` makes every
     answer fail in one of the ways an authorization server does. ``requests`` records everything.
+    ``poll_interval`` is how often the serving thread checks for shutdown, in seconds.
     """
 
     def __init__(

@@ -24,8 +24,9 @@ from .keys import KeyRing, SigningAlgorithm, SigningKey
 PASSWORD_ACR = "urn:stepup-mfa:acr:pwd"
 #: Default acr for a login with a second factor.
 MFA_ACR = "urn:stepup-mfa:acr:mfa"
-#: ``amr`` of a password login and of a password + one-time-code login (RFC 8176 values).
+#: ``amr`` of a password login (RFC 8176 values).
 PASSWORD_AMR: tuple[str, ...] = ("pwd",)
+#: ``amr`` of a password + one-time-code login (RFC 8176 values).
 MFA_AMR: tuple[str, ...] = ("pwd", "otp")
 
 DEFAULT_ISSUER = "https://as.example.com"
@@ -47,6 +48,11 @@ class TokenFactory:
 
     Time comes from ``clock`` (pass the same :class:`~stepup_mfa.testing.FrozenClock` that the
     ``Guard`` uses).
+
+    The defaults of every token: ``issuer`` (``iss``), ``audience`` (``aud``), ``client_id``,
+    ``subject`` (``sub``), ``lifetime`` (seconds until ``exp``), the signing ``algorithm``, and
+    the ``password_acr`` and ``mfa_acr`` values. ``keys`` is the :class:`KeyRing` to sign with (a
+    new one by default; the fake issuer publishes it).
     """
 
     def __init__(
@@ -97,6 +103,9 @@ class TokenFactory:
         claims: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The claims :meth:`mint` would sign, with the same arguments.
+
+        ``subject``, ``audience``, ``issuer`` and ``client_id`` replace the factory's defaults;
+        ``scope`` is a space-separated string or a list of scopes.
 
         ``mfa=True`` switches the defaults to an MFA login (:data:`MFA_ACR`, ``["pwd","otp"]``).
         ``auth_age`` is "seconds ago" and wins over ``auth_time``; ``expires_in`` is relative to
@@ -170,23 +179,26 @@ class TokenFactory:
         return jwt.encode(protected, body, signing_key, algorithms=[str(protected["alg"])])
 
     def mfa_token(self, **claim_options: Any) -> str:
-        """A token from an MFA login (``auth_age`` seconds ago, default now)."""
+        """A token from an MFA login (``auth_age`` seconds ago, default now); ``claim_options``
+        are :meth:`mint`'s keywords."""
         return self.mint(mfa=True, **claim_options)
 
     def password_token(self, **claim_options: Any) -> str:
-        """A token from a password-only login."""
+        """A token from a password-only login; ``claim_options`` are :meth:`mint`'s keywords."""
         return self.mint(mfa=False, **claim_options)
 
     def client_credentials_token(self, **claim_options: Any) -> str:
         """A token with no user behind it: ``sub`` is the client, no ``auth_time``/``acr``/``amr``
-        (R9068-15), so it can never satisfy a step-up route."""
+        (R9068-15), so it can never satisfy a step-up route. ``claim_options`` are
+        :meth:`mint`'s keywords."""
         client_id = claim_options.pop("client_id", None) or self.client_id
         omit = (*claim_options.pop("omit", ()), "auth_time", "acr", "amr")
         return self.mint(subject=client_id, client_id=client_id, omit=omit, **claim_options)
 
     def unsigned(self, header: Mapping[str, Any] | None = None, **claim_options: Any) -> str:
         """An ``alg: none`` token with an empty signature, for "refuse unsigned tokens" tests
-        (R9068-2). joserfc refuses to produce one, so it is assembled by hand."""
+        (R9068-2). joserfc refuses to produce one, so it is assembled by hand. ``header`` changes
+        the JOSE header; ``claim_options`` are :meth:`claims`' keywords."""
         protected = {"alg": "none", "typ": "at+jwt", **(header or {})}
         body = self.claims(**claim_options)
         return ".".join(
@@ -205,7 +217,8 @@ class TokenFactory:
         return self.keys.public_jwks()
 
     def rotate_keys(self, *, keep_previous: bool = True) -> None:
-        """New signing keys; see :meth:`KeyRing.rotate`."""
+        """New signing keys; with ``keep_previous=False`` the old ones are dropped. See
+        :meth:`KeyRing.rotate`."""
         self.keys.rotate(keep_previous=keep_previous)
 
 

@@ -71,8 +71,10 @@ def _add_demo(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=(
             "Start the development authorization server and an example API on free loopback "
             "ports, then play the seed scenario: / anonymous, /dogs/ authenticated, /cats/ MFA "
-            "within --max-age seconds, step-up with a TOTP code, the window running out, and "
-            "re-authentication. Exits 0 only when every step answers as expected."
+            "within --max-age seconds, step-up with a TOTP code, the window running out, "
+            "re-authentication, and a DPoP-bound token refused when stolen and accepted with its "
+            "key. Runs from an installed package (the example apps ship with it). Exits 0 only "
+            "when every step answers as expected."
         ),
     )
     command.add_argument("--app", choices=("starlette", "flask", "mcp"), default="starlette")

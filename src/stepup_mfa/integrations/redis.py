@@ -346,7 +346,7 @@ class RedisReplayStore:
 
     ``client`` is the blocking Redis client; each Redis key is ``prefix`` followed by the key the
     checker passes (a digest of the proof's ``jti``). ``add`` records ``key`` until ``expires_at``
-    (Redis expires it ``expires_at - now`` seconds later) and returns ``False`` when it was
+    (Redis expires it ``expires_at`` minus ``now`` seconds later) and returns ``False`` when it was
     already recorded.
     """
 

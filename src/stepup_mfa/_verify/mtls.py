@@ -135,8 +135,8 @@ class MutualTLS:
         )
 
     def decode_header(self, value: str) -> bytes | None:
-        """The DER certificate in one value of the trusted header; ``None`` when it is empty
-        (the proxy saw no certificate), holds several values, or does not decode."""
+        """The DER certificate in ``value``, one value of the trusted header; ``None`` when it
+        is empty (the proxy saw no certificate), holds several values, or does not decode."""
         if not value or "," in value:
             return None  # a comma is in neither format: two values were joined (WSGI)
         if self.header_format == "der-base64":
@@ -149,7 +149,8 @@ class MutualTLS:
             return None
 
     def from_asgi(self, scope: Mapping[str, Any]) -> bytes | None:
-        """The client certificate of an ASGI HTTP or websocket scope (DER), ``None`` if none."""
+        """The client certificate of an ASGI HTTP or websocket ``scope`` (DER), ``None`` if
+        none."""
         name = self._asgi_name
         if name is not None:
             values = [value for key, value in scope.get("headers", ()) if key == name]
@@ -175,7 +176,7 @@ class MutualTLS:
         return None
 
     def from_wsgi(self, environ: Mapping[str, Any]) -> bytes | None:
-        """The client certificate of a WSGI request (DER), ``None`` if none."""
+        """The client certificate of a WSGI request's ``environ`` (DER), ``None`` if none."""
         key = self._wsgi_key
         if key is not None:
             value = environ.get(key)

@@ -344,9 +344,9 @@ class Guard:
         if flow is None:
             return ()
         try:
-            found = run_sync(flow, self._sync_transport())
+            found = run_sync(flow, self._sync_transport(), self._observer)
         except Exception as error:  # a start-up check never stops an app the issuer would not
-            logger.info("acr values not checked: %s", error)
+            _acr_unchecked(error)
             return ()
         return self._report_acr(policies, found)
 
@@ -360,9 +360,9 @@ class Guard:
         # serves requests, and a failed start-up never runs the shutdown that would close it.
         own = AsyncHttpxTransport() if self._async_transport is None else None
         try:
-            found = await run_async(flow, own or self._loop_transport())
+            found = await run_async(flow, own or self._loop_transport(), self._observer)
         except Exception as error:
-            logger.info("acr values not checked: %s", error)
+            _acr_unchecked(error)
             return ()
         finally:
             if own is not None:
@@ -380,7 +380,7 @@ class Guard:
         if problems and self.strict_acr:
             raise ConfigurationError("; ".join(problems))
         for problem in problems:
-            logger.warning("%s", problem)
+            logger.warning("%s", problem, extra=log_fields("acr_unsupported", reason=problem))
             warnings.warn(problem, PolicyWarning, stacklevel=3)
         return problems
 
@@ -638,6 +638,16 @@ def _log_refusal(decision: Refused, request: RequestView, policy: Policy) -> Non
             reason=error.description,
             cause=cause,
         ),
+    )
+
+
+def _acr_unchecked(error: Exception) -> None:
+    """A start-up check of acr values that could not be made (it never stops the app)."""
+    cause = error.cause if isinstance(error, VerifierUnavailable) else None
+    logger.info(
+        "acr values not checked: %s",
+        error,
+        extra=log_fields("acr_unchecked", error_type=type(error).__name__, cause=cause),
     )
 
 

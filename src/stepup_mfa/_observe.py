@@ -43,8 +43,8 @@ _KINDS: dict[str, CallKind] = {
 
 
 def loggable(text: str) -> str:
-    """``text`` with control characters escaped: methods, paths and key ids come from the
-    client, and a CR/LF in them must not forge a log line."""
+    """``text`` with control characters escaped: methods and paths come from the client, and a
+    CR/LF in them must not forge a log line."""
     return text if text.isprintable() else repr(text)[1:-1]
 
 
@@ -65,7 +65,6 @@ def log_fields(
     reason: str | None = None,
     cause: str | None = None,
     issuer: str | None = None,
-    kid: str | None = None,
     url: str | None = None,
     http_status: int | None = None,
     error_type: str | None = None,
@@ -77,13 +76,12 @@ def log_fields(
 
     ``event`` is a stable name for what happened (``refused``, ``jwks_unavailable``...); the
     others are documented in ``docs/observability.md``. Text that comes from a client (method,
-    path, kid) is escaped by :func:`loggable`. Never pass a token or anything derived from one.
+    path) is escaped by :func:`loggable`. Never pass a token or anything derived from one.
     """
     fields: dict[str, object] = {"stepup_event": event}
     for name, value in (
         ("method", method),
         ("path", path),
-        ("kid", kid),
     ):
         if value is not None:
             fields["stepup_" + name] = loggable(value)

@@ -19,11 +19,19 @@ from obs_kit import (
     Driver,
     MakeGuard,
     Telemetry,
+    TestClient,
 )
 from opentelemetry.trace import SpanKind, StatusCode
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from stepup_mfa import ConfigurationError, RequestView
+from stepup_mfa.asgi import StepUpMiddleware
 from stepup_mfa.integrations.opentelemetry import CALLS, DECISIONS, DURATION, instrument
+from stepup_mfa.routes import Route as TableRoute
+from stepup_mfa.routes import RouteTable
 from stepup_mfa.testing import FakeIssuer
 from stepup_mfa.testing.issuer import INTROSPECTION_PATH, JWKS_PATH, METADATA_PATH
 from stepup_mfa.testing.server import Reply
@@ -395,6 +403,29 @@ def test_without_an_observer_nothing_is_measured_and_nothing_changes(
     assert statuses["plain"] == statuses["instrumented"] == [200, 200, 200, 200, 401, 401]
     assert plain.observer is None
     assert sum(telemetry.counts(DECISIONS).values()) == len(requests)  # the other Guard's
+
+
+def test_the_asgi_middleware_reports_every_decision_to_the_observer(
+    jwt_guard: MakeGuard, issuer: FakeIssuer, telemetry: Telemetry
+) -> None:
+    """OBS-4, OBS-8: the raw ASGI middleware, which may answer a token seen before from the
+    Guard's remembered verdicts, still reports each decision when an observer is installed."""
+    guard = jwt_guard()
+    instrument(guard, meter_provider=telemetry.meter_provider)
+
+    async def endpoint(_request: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    app = StepUpMiddleware(
+        Starlette(routes=[Route("/reports", endpoint)]),
+        guard=guard,
+        routes=RouteTable([TableRoute("GET", "/reports", READ)]),
+    )
+    client = TestClient(app)
+    token = issuer.tokens.password_token(scope="reports:read")
+    headers = {"Authorization": "Bearer " + token}
+    assert [client.get("/reports", headers=headers).status_code for _ in range(3)] == [200] * 3
+    assert telemetry.counts(DECISIONS) == {decision("reports-read", 200): 3}
 
 
 def test_a_guard_has_one_observer(jwt_guard: MakeGuard, telemetry: Telemetry) -> None:

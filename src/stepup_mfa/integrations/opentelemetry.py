@@ -115,11 +115,13 @@ class OpenTelemetryObserver:
     # -- decisions ------------------------------------------------------------------------------
 
     def decided(self, request: RequestView, policy: Policy, decision: Decision) -> None:
+        """Count ``decision``, reached for ``request`` under ``policy``, in ``stepup_mfa.decisions``
+        (the Guard calls this; the request's path is not recorded, only the policy's name)."""
         code = None if decision.error is None else decision.error.code
         key = (policy_name(policy), decision.status, code)
         attributes = self._decision_attributes.get(key)
         if attributes is None:
-            attributes = decision_attributes(*key)
+            attributes = _decision_attributes(*key)
             if len(self._decision_attributes) < _MAX_CACHED_ATTRIBUTES:
                 self._decision_attributes[key] = attributes
         self._decisions.add(1, attributes)
@@ -127,6 +129,8 @@ class OpenTelemetryObserver:
     # -- exchanges with the authorization server ------------------------------------------------
 
     def calling(self, call: Call) -> _Watch:
+        """Start the span of ``call``, an exchange going on the wire (the flow drivers call
+        this); the returned watch ends it and records the counter and the duration."""
         attributes: dict[str, str | int] = {
             "http.request.method": call.method,
             "server.address": call.server_address,
@@ -170,7 +174,7 @@ class OpenTelemetryObserver:
             otel_context.detach(watch.token)
 
 
-def decision_attributes(policy: str, status: int, error: str | None) -> Attributes:
+def _decision_attributes(policy: str, status: int, error: str | None) -> Attributes:
     """The attributes of one ``stepup_mfa.decisions`` data point."""
     attributes: dict[str, str | int] = {
         "stepup_mfa.policy": policy,
@@ -220,9 +224,10 @@ def instrument(
 ) -> OpenTelemetryObserver:
     """Record ``guard``'s decisions and its exchanges with the authorization server.
 
-    Installs an :class:`OpenTelemetryObserver` as the Guard's observer and returns it. A Guard
-    has one observer: instrumenting it twice, or one built with ``observer=``, is a
-    :class:`~stepup_mfa.ConfigurationError`.
+    Installs an :class:`OpenTelemetryObserver` as the Guard's observer and returns it; its meter
+    and tracer come from ``meter_provider`` and ``tracer_provider`` (default: the global ones,
+    which the SDK or an agent sets). A Guard has one observer: instrumenting it twice, or one
+    built with ``observer=``, is a :class:`~stepup_mfa.ConfigurationError`.
     """
     if guard.observer is not None:
         raise ConfigurationError("this Guard already has an observer")

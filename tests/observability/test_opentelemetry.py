@@ -47,7 +47,7 @@ def decision(policy: str, status: int, error: str | None = None) -> Key:
     attributes: dict[str, Any] = {
         "stepup_mfa.policy": policy,
         "stepup_mfa.outcome": "allowed" if error is None else "refused",
-        "http.response.status_code": status,
+        "stepup_mfa.status": status,
     }
     if error is not None:
         attributes["stepup_mfa.error"] = error

@@ -9,9 +9,11 @@ What it records (names and attributes in ``docs/observability.md``):
 - ``stepup_mfa.decisions``: a counter of decisions by policy name, outcome and error code;
 - ``stepup_mfa.authorization_server.calls``: a counter of the exchanges with the authorization
   server (metadata, JWKS, introspection) by kind and result;
-- ``http.client.request.duration``: their durations, in seconds (OpenTelemetry's HTTP client
-  semantic conventions: ``http.request.method``, ``server.address``, ``server.port``,
-  ``http.response.status_code``, ``error.type``);
+- ``stepup_mfa.authorization_server.duration``: their durations, in seconds, with the attributes,
+  unit and buckets of OpenTelemetry's HTTP client semantic conventions (``http.request.method``,
+  ``server.address``, ``server.port``, ``http.response.status_code``, ``error.type``), under a
+  name of its own so that an httpx instrumentation's ``http.client.request.duration`` is not
+  counted twice;
 - one ``CLIENT`` span around each of those exchanges, a child of the span of the request that
   caused it (the exchange shared by single flight is recorded once, by the request that led it).
 
@@ -63,8 +65,8 @@ SCOPE = "stepup_mfa"
 DECISIONS = "stepup_mfa.decisions"
 #: Counter of exchanges with the authorization server ({request}).
 CALLS = "stepup_mfa.authorization_server.calls"
-#: Histogram of their durations (s), as OpenTelemetry's HTTP client semantic conventions name it.
-DURATION = "http.client.request.duration"
+#: Histogram of their durations (s), with the attributes of ``http.client.request.duration``.
+DURATION = "stepup_mfa.authorization_server.duration"
 
 #: The semantic conventions' advised boundaries for ``http.client.request.duration``.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -179,7 +181,7 @@ def _decision_attributes(policy: str, status: int, error: str | None) -> Attribu
     attributes: dict[str, str | int] = {
         "stepup_mfa.policy": policy,
         "stepup_mfa.outcome": "allowed" if error is None else "refused",
-        "http.response.status_code": status,
+        "stepup_mfa.status": status,
     }
     if error is not None:
         attributes["stepup_mfa.error"] = error

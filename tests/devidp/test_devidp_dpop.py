@@ -264,3 +264,20 @@ def test_IDP_2_R9449_20_nonce_mode_asks_for_a_nonce_then_issues() -> None:
         nonce = first.headers["DPoP-Nonce"]
         retry = _token_request(idp, key.proof("POST", idp.token_endpoint, nonce=nonce))
         assert retry.status_code == 200 and retry.json()["token_type"] == "DPoP"
+
+
+class _BrokenReplayStore:
+    """A replay store that cannot record (a Redis outage, made here: it cannot be made real in
+    the in-memory store)."""
+
+    def add(self, key: str, expires_at: float, now: float) -> bool:
+        raise ConnectionError("replay store down")
+
+
+def test_IDP_2_replay_store_outage_issues_nothing(idp: DevIdP, key: DPoPKey) -> None:
+    """IDP-2: a proof that cannot be recorded is 503 ``temporarily_unavailable``, never a token."""
+    idp.dpop.replay = _BrokenReplayStore()
+    response = _token_request(idp, key.proof("POST", idp.token_endpoint))
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert "access_token" not in response.json()

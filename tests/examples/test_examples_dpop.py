@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stepup_mfa import ConfigurationError, StepUpSettings
 from stepup_mfa._core.challenge import Challenge, parse_www_authenticate
@@ -137,3 +139,15 @@ def test_DEMO_2_public_url_defaults_to_the_served_url() -> None:
     assert unset.dpop("http://127.0.0.1:8000").public_url == "http://127.0.0.1:8000"
     public = StepUpSettings.from_env({**BASE, "STEPUP_PUBLIC_URL": "https://api.example.com/v1"})
     assert public.dpop("http://127.0.0.1:8000").public_url == "https://api.example.com/v1"
+
+
+@given(st.text(max_size=60))
+def test_DEMO_2_any_public_url_fails_at_start_up_or_works(value: str) -> None:
+    """DEMO-2: whatever STEPUP_PUBLIC_URL holds, reading the settings either refuses it with a
+    ConfigurationError or gives a URL the DPoP checker takes (never an error later)."""
+    try:
+        settings = StepUpSettings.from_env({**BASE, "STEPUP_PUBLIC_URL": value})
+    except ConfigurationError:
+        return
+    checker = settings.dpop("http://127.0.0.1:8000")
+    assert checker.expected_htu("/cats/") is not None

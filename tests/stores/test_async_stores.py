@@ -196,3 +196,31 @@ async def test_STORE_3_R7662_8_one_introspection_serves_every_asyncio_worker(
         await transport.aclose()
     assert again.allowed is active and again.status == decision.status
     assert issuer.count("/introspect") == 1
+
+
+@pytest.mark.anyio
+async def test_STORE_3_a_jwt_verified_by_one_asyncio_worker_is_not_verified_again_by_another(
+    issuer: FakeIssuer, aclient: redis.asyncio.Redis
+) -> None:
+    from stepup_mfa import JWTVerifier
+    from stepup_mfa.integrations.redis import JWT_CODEC
+
+    def jwt_worker() -> Guard:
+        store = AsyncTieredStore(AsyncRedisStore(aclient, codec=JWT_CODEC))
+        verifier = JWTVerifier(issuer.issuer, AUDIENCE, cache=store, allow_insecure_http=True)
+        return Guard(verifier, async_transport=transport)
+
+    transport = AsyncHttpxTransport()
+    first, second = jwt_worker(), jwt_worker()
+    flows: list[str] = []
+    verify = second.verifier.verify
+    second.verifier.verify = lambda token, now: flows.append(token) or verify(token, now)  # type: ignore[method-assign]
+    token = issuer.tokens.mint(scope="cats:read")
+    try:
+        assert (await first.acheck(get(token), CATS)).allowed
+        await first.verifier.store.drain()  # type: ignore[attr-defined]
+        await second.astartup()  # its own keys, as a worker has after start-up
+        assert (await second.acheck(get(token), CATS)).allowed
+    finally:
+        await transport.aclose()
+    assert flows == []  # found in Redis by await, re-judged, never verified again

@@ -407,6 +407,13 @@ def _serve(idp: DevIdP, api: ExampleServer, narrator: Narrator, token_mode: Toke
         f'                     acr_values="{idp.mfa_acr}").access_token'
     )
     narrator.say(f"then: curl -i -H 'Authorization: Bearer <token>' {api.url}/cats/")
+    narrator.say("\nOr a DPoP-bound token (RFC 9449), useless without its key:")
+    narrator.say("  import httpx")
+    narrator.say("  from stepup_mfa.testing import DPoPKey")
+    narrator.say(f"  key = DPoPKey(); bound = login({login_args}, dpop=key).access_token")
+    narrator.say(
+        f'  httpx.get("{api.url}/dogs/", headers=key.headers("GET", "{api.url}/dogs/", bound))'
+    )
     # SIGTERM (a supervisor, ``timeout``) stops both servers as cleanly as Ctrl-C, instead of
     # leaving the example app running.
     previous: Callable[[int, FrameType | None], object] | int | None = None

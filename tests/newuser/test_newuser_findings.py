@@ -48,8 +48,9 @@ def _accepts_connections(url: str) -> bool:
 
 
 def test_demo_serve_prints_how_to_get_a_token_and_stops_the_example_on_sigterm() -> None:
-    """``demo --serve`` tells the user how to get tokens for the chosen token mode, and SIGTERM
-    (like Ctrl-C) stops the example app too instead of leaving it running."""
+    """``demo --serve`` tells the user how to get tokens (bearer and DPoP-bound) for the chosen
+    token mode, and SIGTERM (like Ctrl-C) stops the example app too instead of leaving it
+    running."""
     process = subprocess.Popen(
         _serve_command(),
         cwd=ROOT,
@@ -65,7 +66,7 @@ def test_demo_serve_prints_how_to_get_a_token_and_stops_the_example_on_sigterm()
     reader.start()
     try:
         deadline = time.monotonic() + 60
-        while not any(line.startswith("then: curl") for line in list(lines)):
+        while not any(line.startswith("  httpx.get(") for line in list(lines)):
             assert time.monotonic() < deadline, "".join(lines)
             assert process.poll() is None, "".join(lines)
             time.sleep(0.1)
@@ -73,6 +74,7 @@ def test_demo_serve_prints_how_to_get_a_token_and_stops_the_example_on_sigterm()
         assert "then: curl" in transcript, transcript
         assert "from stepup_mfa.devidp import login" in transcript
         assert 'resource="https://opaque.api.example.com"' in transcript
+        assert "from stepup_mfa.testing import DPoPKey" in transcript and "dpop=key" in transcript
         api_url = next(
             line.rsplit(" ", 1)[-1].strip() for line in lines if line.startswith("API (")
         )

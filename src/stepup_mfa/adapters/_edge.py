@@ -9,7 +9,7 @@ An adapter turns its framework's request into a :class:`~stepup_mfa.RequestView`
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .._core.credentials import RequestView
@@ -23,7 +23,7 @@ from .._verify.mtls import MutualTLS
 from ..routes import RouteTable
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 #: Where the principal of an admitted request is kept: the ASGI scope or the WSGI environ.
 PRINCIPAL_KEY = "stepup_mfa.principal"
@@ -183,3 +183,76 @@ def checked_guard_and_policy(guard: object, policy: object, where: str) -> tuple
     if not isinstance(policy, Policy):
         raise ConfigurationError(f"{where}: expected a Policy, got {type(policy).__name__}")
     return guard, policy
+
+
+# -- headers of an admitted request's response -----------------------------------------------------
+
+#: ``(name, value)`` pairs an adapter adds to the application's response.
+ExtraHeaders = tuple[tuple[str, str], ...]
+
+
+def admitted_headers(guard: Guard, authorization: Iterable[str]) -> ExtraHeaders:
+    """The headers the response to an admitted request carries, given its ``Authorization``
+    lines: the one home of this rule for every adapter.
+
+    With DPoP server nonces on (``DPoP(nonce_secret=...)``), a request admitted with
+    ``Authorization: DPoP`` gets the current nonce (RFC 9449 §8.2): the client moves to it before
+    the one it used stops being accepted, so a nonce rotation costs no ``use_dpop_nonce`` round
+    trip. A response carrying a nonce must not be stored (R9449-22), so ``Cache-Control:
+    no-store`` replaces the application's. Otherwise nothing is added.
+    """
+    dpop = guard.dpop
+    if dpop is None or not dpop.nonces:
+        return ()
+    if not any(line[:5].lower() == "dpop " for line in authorization):
+        return ()
+    return (("DPoP-Nonce", dpop.new_nonce(guard.clock())), ("Cache-Control", "no-store"))
+
+
+def asgi_admitted_headers(guard: Guard, scope: Mapping[str, Any]) -> ExtraHeaders:
+    """:func:`admitted_headers` for an ASGI scope (its lines are only collected when needed)."""
+    if guard.dpop is None or not guard.dpop.nonces:
+        return ()
+    lines = (v.decode("latin-1") for n, v in scope["headers"] if n == b"authorization")
+    return admitted_headers(guard, tuple(lines))
+
+
+def merged_headers(
+    headers: Iterable[tuple[bytes, bytes]], extra: ExtraHeaders
+) -> list[tuple[bytes, bytes]]:
+    """ASGI response headers with ``extra`` added, replacing the application's of those names."""
+    names = {name.lower().encode("latin-1") for name, _ in extra}
+    kept = [(name, value) for name, value in headers if name.lower() not in names]
+    return kept + [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in extra]
+
+
+_Message = MutableMapping[str, Any]
+_Send = Callable[[_Message], Awaitable[None]]
+
+
+def sending_with(send: _Send, extra: ExtraHeaders) -> _Send:
+    """``send`` adding ``extra`` to the ``http.response.start`` message (ASGI)."""
+    if not extra:
+        return send
+
+    async def send_with_headers(message: _Message) -> None:
+        if message.get("type") == "http.response.start":
+            message = {**message, "headers": merged_headers(message.get("headers", ()), extra)}
+        await send(message)
+
+    return send_with_headers
+
+
+def starting_with(start_response: StartResponse, extra: ExtraHeaders) -> StartResponse:
+    """``start_response`` adding ``extra`` to the response headers (WSGI)."""
+    if not extra:
+        return start_response
+    names = {name.lower() for name, _ in extra}
+
+    def start_with_headers(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], object]:
+        kept = [(name, value) for name, value in headers if name.lower() not in names]
+        return start_response(status, [*kept, *extra], exc_info)
+
+    return start_with_headers

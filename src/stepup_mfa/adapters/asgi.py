@@ -37,6 +37,7 @@ from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
 from ..routes import RouteBinding, RouteTable
+from . import _edge
 from ._edge import (
     PRINCIPAL_KEY,
     asgi_view,
@@ -308,7 +309,8 @@ class StepUpMiddleware:
         decision = await guard.acheck(view, policy)
         if decision.allowed:
             admit(scope, decision)
-            await self.app(scope, receive, send)
+            extra = _edge.admitted_headers(guard, view.authorization)  # RFC 9449 §8.2
+            await self.app(scope, receive, _edge.sending_with(send, extra))
         else:
             await answer_refusal(guard, scope, send, decision)
 

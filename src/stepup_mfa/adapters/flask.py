@@ -39,7 +39,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, Flask, after_this_request, current_app, g, request
 from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
@@ -58,6 +58,7 @@ from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
 from ..routes import RouteBinding
+from . import _edge
 from ._edge import environ_is_preflight, principal_in, refusal_for, refuse, wsgi_view
 from .wsgi import JUDGED_KEY, form_body
 
@@ -229,8 +230,7 @@ class FlaskStepUp:
 
                 @functools.wraps(view)
                 async def guarded_async(*args: Any, **kwargs: Any) -> Any:
-                    guard = self._guard()
-                    _admit(guard, guard.check(_request_view(guard, policy), policy))
+                    _judge(self._guard(), policy)
                     return await view(*args, **kwargs)
 
                 protected: Callable[..., Any] = guarded_async
@@ -238,8 +238,7 @@ class FlaskStepUp:
 
                 @functools.wraps(view)
                 def guarded(*args: Any, **kwargs: Any) -> Any:
-                    guard = self._guard()
-                    _admit(guard, guard.check(_request_view(guard, policy), policy))
+                    _judge(self._guard(), policy)
                     return view(*args, **kwargs)
 
                 protected = guarded
@@ -263,8 +262,7 @@ class FlaskStepUp:
                 _view_answers_options()
             ):
                 return
-            guard = self._guard()
-            _admit(guard, guard.check(_request_view(guard, policy), policy))
+            _judge(self._guard(), policy)
 
         blueprint.before_request(stepup_mfa_protect)
 
@@ -313,6 +311,21 @@ def _request_view(guard: Guard, policy: Policy) -> RequestView:
     except StepUpError as error:
         _admit(guard, refuse(guard, error))
     return wsgi_view(request.environ, request.path, body, guard.mtls)
+
+
+def _judge(guard: Guard, policy: Policy) -> None:
+    """Judge the current request; once admitted, its response gets the headers of an admitted
+    request (a fresh ``DPoP-Nonce``, RFC 9449 §8.2)."""
+    view = _request_view(guard, policy)
+    _admit(guard, guard.check(view, policy))
+    extra = _edge.admitted_headers(guard, view.authorization)
+    if extra:
+
+        @after_this_request
+        def add_headers(response: Response) -> Response:
+            for name, value in extra:
+                response.headers[name] = value
+            return response
 
 
 def _admit(guard: Guard, decision: Decision) -> None:

@@ -41,6 +41,7 @@ from .._core.errors import RequestTooLarge
 from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
+from . import _edge
 from ._edge import asgi_view, checked_guard_and_policy, principal_in, refusal_for, refuse
 from .asgi import StepUpMiddleware, admit, close_websocket, route_path, wants_form_body
 
@@ -160,12 +161,24 @@ def require(guard: Guard, policy: Policy) -> Callable[[F], F]:
                 accept = connection.headers.get("accept")
                 return denial_response(refusal_for(guard, decision, accept, method))
             if is_async:
-                return await endpoint(*args, **kwargs)
-            return await run_in_threadpool(endpoint, *args, **kwargs)
+                response = await endpoint(*args, **kwargs)
+            else:
+                response = await run_in_threadpool(endpoint, *args, **kwargs)
+            return _with_admitted_headers(guard, connection, response)
 
         return cast(F, guarded)
 
     return decorate
+
+
+def _with_admitted_headers(guard: Guard, connection: HTTPConnection, response: Any) -> Any:
+    """``response`` with the headers of an admitted request (a fresh ``DPoP-Nonce``, RFC 9449
+    §8.2), when the endpoint returned a :class:`~starlette.responses.Response`."""
+    extra = _edge.asgi_admitted_headers(guard, connection.scope)
+    if extra and isinstance(response, Response):
+        for name, value in extra:
+            response.headers[name] = value
+    return response
 
 
 def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:

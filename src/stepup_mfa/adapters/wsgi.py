@@ -41,6 +41,7 @@ from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
 from ..routes import RouteTable, ServedMethods, template_key
+from . import _edge
 from ._edge import (
     PRINCIPAL_KEY,
     environ_is_preflight,
@@ -219,6 +220,7 @@ class StepUpWSGIMiddleware:
         guard = self.guard
         policy = policy_of(environ, method, preflight)
         decision: Decision
+        extra: _edge.ExtraHeaders = ()
         if policy is None:
             decision = non_canonical(guard)
         else:
@@ -229,11 +231,13 @@ class StepUpWSGIMiddleware:
                 decision = refuse(guard, error)
             else:
                 decision = guard.check(view, policy)
+                if decision.allowed:
+                    extra = _edge.admitted_headers(guard, view.authorization)  # RFC 9449 §8.2
         if not decision.allowed:
             denial = refusal_for(guard, decision, environ.get("HTTP_ACCEPT"), method)
             return start_denial(denial, start_response)
         environ[PRINCIPAL_KEY] = decision.principal
-        return self.app(environ, start_response)
+        return self.app(environ, _edge.starting_with(start_response, extra))
 
 
 def _routing_of(app: Any, url_map: Map | None) -> _Routing | None:

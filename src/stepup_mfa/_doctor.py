@@ -134,6 +134,8 @@ class Diagnosis:
     verify_error: StepUpError | None = None
     verify_fixes: list[str] = field(default_factory=list)
     routes: list[RouteReport] = field(default_factory=list)
+    #: The token and its signature segment: never shown, even if an answer echoes them.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def ok(self) -> bool:
@@ -165,7 +167,9 @@ class Diagnosis:
             lines.append(f"   typ       {accepted}")
         lines.append(f"   now       {_when(self.now)}")
         title("Token")
-        if self.token_kind == "jwt":
+        if self.decode_problem:
+            lines.append(f"   a token of {self.token_length} characters")
+        elif self.token_kind == "jwt":
             lines.append(f"   a JWT of {self.token_length} characters")
             if self.header is not None:
                 lines.append("   header  " + _json(self.header))
@@ -173,7 +177,7 @@ class Diagnosis:
                 lines.append("   claims")
                 for name, value in self.claims.items():
                     lines.append(f"     {name}: {_json(value)}{self._date_note(name, value)}")
-        else:
+        if self.token_kind == "opaque":
             lines.append(f"   an opaque token of {self.token_length} characters")
         if self.decode_problem:
             lines.append(f"   cannot be decoded: {self.decode_problem}")
@@ -285,6 +289,9 @@ class Diagnosis:
             "keys": self.key_lines,
             "verifier": {
                 "accepted": principal is not None,
+                "introspection_answer": dict(principal.claims)
+                if principal is not None and principal.kind == "introspection"
+                else None,
                 "error": None if self.verify_error is None else _error_dict(self.verify_error),
                 "fixes": self.verify_fixes,
             },
@@ -339,6 +346,9 @@ def diagnose(
         wire = transport
     guard = Guard(verifier, realm=realm, clock=lambda: now, transport=wire, refresh_ahead=None)
     diagnosis = Diagnosis(now, settings, "jwt", len(token), strict_acr=strict_acr)
+    diagnosis.secrets = tuple(
+        secret for secret in (token, token.rpartition(".")[2]) if len(secret) >= 8
+    )
     try:
         _decode(diagnosis, token)
         _metadata(diagnosis, verifier, wire, [route.policy for route in routes])
@@ -750,8 +760,12 @@ def _seconds_left(report: RouteReport) -> float | None:
 def render(diagnosis: Diagnosis, as_json: bool = False) -> str:
     """The report as plain text, or as JSON (``--json``)."""
     if as_json:
-        return json.dumps(diagnosis.as_dict(), indent=2, sort_keys=True) + "\n"
-    return diagnosis.text()
+        text = json.dumps(diagnosis.as_dict(), indent=2, sort_keys=True) + "\n"
+    else:
+        text = diagnosis.text()
+    for secret in diagnosis.secrets:  # a last guard: an answer that echoes the token
+        text = text.replace(secret, "[the token]")
+    return text
 
 
 def read_token(text: str) -> str:

@@ -153,9 +153,11 @@ def test_DOCTOR_3_expired_token(
     status, out = doctor(monkeypatch, capsys, env, token)
     assert status == 1
     assert "REFUSED: invalid_token: The access token expired" in out
-    assert re.search(r"fix: the token expired 10 min [0-2] s ago", out)
+    assert re.search(r"fix: the token expired \d+ min \d+ s ago: get a new one", out)
     assert out.count("verdict: REFUSED 401 invalid_token") == 2
     assert 'error="invalid_token", error_description="The access token expired"' in out
+    frozen = diagnose(settings_for(stepup_issuer), token, (), clock=stepup_issuer.tokens.clock)
+    assert "the token expired 10 min 0 s ago" in render(frozen)
 
 
 def test_DOCTOR_3_token_without_auth_time(
@@ -270,25 +272,19 @@ def test_DOCTOR_4_never_prints_the_token_or_its_signature(
         assert signature[:16] not in out
 
 
-def test_DOCTOR_4_json_report(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    env: dict[str, str],
-    stepup_issuer: FakeIssuer,
-) -> None:
+def test_DOCTOR_4_json_report(stepup_issuer: FakeIssuer, stepup_clock: FrozenClock) -> None:
     """DOCTOR-4: --json carries the same verdicts, challenges and countdowns."""
-    env["STEPUP_ISSUER"] = stepup_issuer.issuer
     token = stepup_issuer.tokens.password_token(auth_age=5)
-    status, out = doctor(monkeypatch, capsys, env, "--json", token)
-    report = json.loads(out)
-    assert status == 1
+    settings = settings_for(stepup_issuer)
+    diagnosis = diagnose(settings, token, seed_routes(settings), clock=stepup_clock)
+    report = json.loads(render(diagnosis, as_json=True))
     assert report["ok"] is False
     assert report["token"]["claims"]["acr"] == PASSWORD_ACR
     cats = report["routes"][2]
     assert (cats["route"], cats["accepted"], cats["status"]) == ("GET /cats/", False, 401)
     assert cats["error"]["code"] == "insufficient_user_authentication"
     assert 'acr_values="' + MFA_ACR + '"' in cats["www_authenticate"]
-    assert 54 <= cats["seconds_left"] <= 55
+    assert cats["seconds_left"] == 55
 
 
 def test_DOCTOR_5_token_from_stdin_as_an_authorization_line(
@@ -409,6 +405,29 @@ def test_DOCTOR_7_introspection_answer(
     assert status == 1
     assert "the introspection answer refuses the token" in out
     assert token not in out
+
+
+def test_DOCTOR_4_an_answer_echoing_the_token_is_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    stepup_issuer: FakeIssuer,
+) -> None:
+    """DOCTOR-4: even an introspection answer that repeats the token does not print it."""
+    client_id, secret = stepup_issuer.introspection_client
+    env.update(
+        STEPUP_ISSUER=stepup_issuer.issuer,
+        STEPUP_TOKEN_MODE="introspection",
+        STEPUP_INTROSPECTION_CLIENT_ID=client_id,
+        STEPUP_INTROSPECTION_CLIENT_SECRET=secret,
+    )
+    token = stepup_issuer.opaque_token(mfa=True)
+    stepup_issuer._opaque[token]["echo"] = token  # a careless authorization server
+    for output in ((), ("--json",)):
+        status, out = doctor(monkeypatch, capsys, env, *output, token)
+        assert status == 0, out
+        assert token not in out
+        assert "[the token]" in out
 
 
 # -- the doctor says what the Guard does -----------------------------------------------------------

@@ -120,3 +120,14 @@ def test_DEMO_1_mcp_demo_runs_installed(installed: Path, tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All 6 steps answered" in result.stdout
+
+
+def test_DEMO_1_gateway_demo_runs_installed(installed: Path, tmp_path: Path) -> None:
+    """DEMO-1, GW-2: ``--gateway nginx`` from the installed package (its configuration ships
+    too); the DPoP step is left out, the proxies' configurations forward no DPoP header."""
+    if shutil.which("nginx", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", "")) is None:
+        pytest.skip("nginx is not installed (.ci/run installs it)")
+    argv = [str(installed / "stepup-mfa"), "demo", "--gateway", "nginx", "--max-age", "2"]
+    result = _run(argv, tmp_path, 180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All 10 steps answered as the seed scenario requires." in result.stdout

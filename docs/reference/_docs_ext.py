@@ -102,7 +102,8 @@ def _literal_blocks(lines: list[str]) -> list[str]:
             continue
         margin = min(len(text) - len(text.lstrip()) for text in body)
         pad = " " * indent
-        out += ["", pad + "```", *[pad + text[margin:] for text in block if text], pad + "```", ""]
+        code = [pad + text[margin:] if text.strip() else "" for text in block]
+        out += ["", pad + "```", *code, pad + "```", ""]
     return out
 
 

@@ -97,12 +97,12 @@ def jwt_guard(issuer: FakeIssuer, clock: FrozenClock, transport: HttpxTransport)
 
     def make(**options: Any) -> Guard:
         verifier = JWTVerifier(issuer.issuer, AUDIENCE, allow_insecure_http=True)
+        options.setdefault("refresh_ahead", None)  # no background exchange unless asked for
         return Guard(
             verifier,
             clock=clock,
             transport=transport,
             async_transport=OneShotAsyncTransport(),
-            refresh_ahead=None,
             **options,
         )
 

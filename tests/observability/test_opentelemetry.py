@@ -32,11 +32,12 @@ from stepup_mfa.asgi import StepUpMiddleware
 from stepup_mfa.integrations.opentelemetry import CALLS, DECISIONS, DURATION, instrument
 from stepup_mfa.routes import Route as TableRoute
 from stepup_mfa.routes import RouteTable
-from stepup_mfa.testing import FakeIssuer
+from stepup_mfa.testing import FakeIssuer, FrozenClock
 from stepup_mfa.testing.issuer import INTROSPECTION_PATH, JWKS_PATH, METADATA_PATH
-from stepup_mfa.testing.server import Reply
+from stepup_mfa.testing.server import Reply, wait_until
 
 Key = tuple[tuple[str, Any], ...]
+JWKS_DEFAULT_AGE = 600  # the verifier's default when the server sends no Cache-Control
 
 
 def key(**attributes: Any) -> Key:
@@ -375,6 +376,32 @@ def test_an_exchange_shared_by_single_flight_is_counted_once(
     }
     assert sum(counts.values()) < len(tokens)
     assert len(telemetry.spans()) == sum(counts.values())
+
+
+def test_a_background_key_refresh_is_counted_and_traced(
+    jwt_guard: MakeGuard, issuer: FakeIssuer, clock: FrozenClock, telemetry: Telemetry
+) -> None:
+    """OBS-5: the refresh the Guard starts ahead of the keys' expiry, on a thread of its own,
+    reports its exchange like a request's (a root span: no request waits for it)."""
+    guard = jwt_guard(refresh_ahead=30.0)
+    instrument(
+        guard, meter_provider=telemetry.meter_provider, tracer_provider=telemetry.tracer_provider
+    )
+    token = issuer.tokens.password_token(scope="reports:read", expires_in=3600)
+    view = RequestView("GET", "/reports", ("Bearer " + token,))
+    assert guard.check(view, READ).allowed
+    clock.advance(JWKS_DEFAULT_AGE - 10)  # inside the refresh-ahead window
+    assert guard.check(view, READ).allowed  # answered at once; the refresh runs behind it
+    assert wait_until(lambda: len(telemetry.spans()) == 3)
+    assert issuer.count(JWKS_PATH) == 2
+    assert telemetry.counts(CALLS) == {
+        call(issuer.issuer, "metadata", result="ok"): 1,
+        call(issuer.issuer, "jwks", result="ok"): 2,
+    }
+    refresh = telemetry.spans()[-1]
+    assert refresh.attributes is not None
+    assert refresh.attributes["url.full"] == issuer.jwks_uri
+    assert refresh.parent is None
 
 
 @pytest.mark.parametrize("driver", DRIVERS)

@@ -3,9 +3,11 @@ R6750-21, R7662-13)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +23,8 @@ from obs_kit import (
 
 from stepup_mfa import Guard, JWTVerifier, RequestView
 from stepup_mfa._observe import log_fields
+from stepup_mfa.adapters.gateway import ForwardAuthGateway
+from stepup_mfa.routes import Route, RouteTable
 from stepup_mfa.testing import FakeIssuer, FrozenClock
 from stepup_mfa.testing.issuer import INTROSPECTION_PATH, JWKS_PATH
 from stepup_mfa.testing.server import Reply
@@ -164,6 +168,44 @@ def test_every_record_has_an_event_and_only_stepup_fields(
         assert "stepup_event" in added, record.getMessage()
         assert all(name.startswith("stepup_") for name in added), added
         assert "\n" not in record.getMessage() and "\r" not in record.getMessage()
+
+
+def test_the_gateway_logs_structured_fields_and_never_its_secret(
+    jwt_guard: MakeGuard, issuer: FakeIssuer, json_logs: JSONLines
+) -> None:
+    """OBS-1, OBS-2: the forward-auth gateway's warnings (no shared secret, no original request)
+    and its refusals carry stepup_ fields; the secret and the token are in no record."""
+    secret = "gateway-secret-5b2f0c"
+    gateway = ForwardAuthGateway(
+        guard=jwt_guard(),
+        routes=RouteTable([Route("GET", "/reports", READ)]),
+        protocol="nginx",
+        shared_secret=secret,
+    )
+    token = issuer.tokens.password_token(scope="other")
+    original = [("X-Original-Method", "GET"), ("X-Original-URI", "/reports")]
+    attempts: list[list[tuple[str, str]]] = [
+        [*original, ("X-Stepup-Gateway-Secret", secret[:-1])],
+        [("X-Stepup-Gateway-Secret", secret)],
+        [*original, ("X-Stepup-Gateway-Secret", secret), ("Authorization", "Bearer " + token)],
+    ]
+
+    async def ask() -> list[int]:
+        transport = httpx.ASGITransport(gateway)
+        async with httpx.AsyncClient(transport=transport, base_url="http://g") as client:
+            return [(await client.get("/", headers=headers)).status_code for headers in attempts]
+
+    assert asyncio.run(ask()) == [403, 400, 403]
+    documents = json_logs.documents()
+    assert [d["stepup_event"] for d in documents] == [
+        "gateway_untrusted",
+        "gateway_not_forwarded",
+        "refused",
+    ]
+    assert documents[0]["stepup_protocol"] == documents[1]["stepup_protocol"] == "nginx"
+    assert documents[2]["stepup_error"] == "insufficient_scope"
+    assert documents[2]["stepup_path"] == "/reports"
+    _assert_not_logged(json_logs, [secret, secret[:-1], token, _signature(token)])
 
 
 def test_log_fields_escape_client_text_and_skip_what_is_not_given() -> None:

@@ -79,8 +79,14 @@ _Metadata = tuple[tuple[str, Mapping[str, Any] | None], ...]
 
 #: How many (token, policy) verdicts a Guard keeps (the oldest written go first).
 MAX_VERDICTS = 10_000
-#: (policy, valid from, valid before, fresh until (inclusive), key set still current, decision)
-_Verdict = tuple[Policy, float, float, float, Callable[[], bool], Allowed]
+#: (policy, valid from, valid before, fresh until (inclusive), key set still current, decision,
+#: the ``Authorization`` line it was reached for)
+_Verdict = tuple[Policy, float, float, float, Callable[[], bool], Allowed, str]
+#: Verdicts are found by the last characters of the line (signature bytes, at least 86 of them in
+#: any compact JWS this library verifies) and then compared with the whole line: hashing a short
+#: string instead of a 1 kB token saves a microsecond per request; another token ending the same
+#: way is only a miss.
+_KEY_TAIL = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +193,10 @@ class Guard:
         # horizon, auth_time + max_age) and while the key set it relied on is still the current
         # one. Only for JWTVerifier's own cache (not a subclass that overrides it), Bearer only
         # (no DPoP checker) and policies without rules (a rule may depend on more than the
-        # token). Keys are the verifier's namespaced SHA-256 store keys; bounded like the stores.
+        # token). Found by the ``Authorization`` line (its tail, then compared whole) and the
+        # policy's identity: the memo lives in this process and serves this Guard's one verifier
+        # only (shared stores, which need namespaced SHA-256 keys, never see it), so no digest
+        # is paid per request. Bounded like the stores.
         self._verdicts: dict[tuple[str, int], _Verdict] | None = None
         self._verdict_lock = threading.Lock()
         if (
@@ -200,6 +209,12 @@ class Guard:
             self._verdicts = {}
             self._jwt_verifier: JWTVerifier = verifier
         self._next_refresh_check = float("-inf")
+        #: Whether requests must look at the key refresh at all (see :meth:`_due_refresh`).
+        self._refreshes = (
+            self._refresh_flow is not None
+            and self._refresh_due is not None
+            and refresh_ahead is not None
+        )
         self._refresh_lock = threading.Lock()
         self._refreshing = False
         self._background: set[asyncio.Task[None]] = set()
@@ -301,6 +316,37 @@ class Guard:
         except Exception as error:
             return self._refuse(error, request, policy)
         return self._judge(principal, request, policy, now)
+
+    def recall(self, authorization: str, policy: Policy) -> Allowed | None:
+        """The hot path for a token seen before: the verdict remembered for exactly this
+        ``Authorization`` line (``authorization``) under ``policy``, or ``None``: then
+        :meth:`check` or :meth:`acheck` decides, as always.
+
+        For adapters, and only for a request that carries this one ``Authorization`` line, no
+        query string and no form body (the shape :meth:`check` remembers verdicts for). A hit
+        costs one dictionary lookup and the comparison of the time with the verdict's
+        precomputed deadlines. Everything else takes the full path: no memo (DPoP, a verifier
+        other than :class:`JWTVerifier`), an ``on_decision`` hook or an ``observer`` (they see
+        every decision with its request), ``require_https`` (the scheme is judged there), a
+        key-refresh check that is due, a verdict past a deadline or a key set that changed.
+        """
+        verdicts = self._verdicts
+        if verdicts is None or self._decided is not None or self.require_https:
+            return None
+        verdict = verdicts.get((authorization[-_KEY_TAIL:], id(policy)))
+        if verdict is None or verdict[6] != authorization:
+            return None
+        now = self.clock()
+        if self._refreshes and now >= self._next_refresh_check:
+            return None
+        if (
+            verdict[0] is policy
+            and verdict[1] <= now < verdict[2]
+            and now <= verdict[3]
+            and verdict[4]()
+        ):
+            return verdict[5]
+        return None
 
     async def _loaded(
         self, token: str, request: RequestView, policy: Policy, now: float
@@ -440,10 +486,11 @@ class Guard:
             # that might stem from bad syntax) takes the full path below, which checks in order.
             verdicts = self._verdicts
             if verdicts is not None:
-                key = (self._jwt_verifier.store_key(lines[0][7:]), id(policy))
+                key = (lines[0][-_KEY_TAIL:], id(policy))
                 verdict = verdicts.get(key)
                 if (
                     verdict is not None
+                    and verdict[6] == lines[0]
                     and verdict[0] is policy
                     and verdict[1] <= now < verdict[2]
                     and now <= verdict[3]
@@ -457,7 +504,7 @@ class Guard:
             if principal is not None:
                 decision = self._judge(principal, request, policy, now)
                 if verdicts is not None and decision.allowed and not policy.rules:
-                    self._remember_verdict(key, lines[0][7:], policy, decision, now)
+                    self._remember_verdict(key, lines[0], policy, decision, now)
                 return decision
         try:
             credentials = extract_credentials(request, self.token_methods)
@@ -471,11 +518,11 @@ class Guard:
         return self._judge(principal, request, policy, now)
 
     def _remember_verdict(
-        self, key: tuple[str, int], token: str, policy: Policy, decision: Allowed, now: float
+        self, key: tuple[str, int], line: str, policy: Policy, decision: Allowed, now: float
     ) -> None:
         """Keep an Allowed decision for a token seen before until its earliest deadline."""
         try:
-            basis = self._jwt_verifier.cached_until(token, now)
+            basis = self._jwt_verifier.cached_until(line[7:], now)
         except Exception:
             return
         if basis is None or (basis[0] is not decision.principal and basis[0] != decision.principal):
@@ -493,7 +540,7 @@ class Guard:
         with self._verdict_lock:
             while len(verdicts) >= MAX_VERDICTS:
                 del verdicts[next(iter(verdicts))]  # the oldest written goes first
-            verdicts[key] = (policy, now, until, fresh_until, same_keys, decision)
+            verdicts[key] = (policy, now, until, fresh_until, same_keys, decision, line)
 
     def _judge(
         self, principal: Principal, request: RequestView, policy: Policy, now: float

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import TYPE_CHECKING, Any
 
 from .._core.credentials import RequestView
-from .._core.decision import Refused, deny
+from .._core.decision import Allowed, Refused, deny
 from .._core.errors import ConfigurationError, InvalidRequest, StepUpError
 from .._core.paths import NON_CANONICAL_PATH, non_canonical_reason
 from .._core.policy import Policy
@@ -100,6 +100,31 @@ def asgi_view(
         dpop,
         mtls.from_asgi(scope) if mtls is not None else None,
     )
+
+
+def asgi_recall(guard: Guard, scope: Mapping[str, Any], policy: Policy) -> Allowed | None:
+    """:meth:`Guard.recall <stepup_mfa.Guard.recall>` for an ASGI scope: the verdict remembered
+    for a token seen before, without building a :class:`RequestView`; ``None`` (take the full
+    path) unless the request has exactly one ``Authorization`` line and no query string, and
+    the form-body method is off (a token might then be in the body too)."""
+    if guard.token_methods.body or scope.get("query_string"):
+        return None
+    line: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if line is not None:
+                return None
+            line = value
+    return None if line is None else guard.recall(line.decode("latin-1"), policy)
+
+
+def wsgi_recall(guard: Guard, environ: Mapping[str, Any], policy: Policy) -> Allowed | None:
+    """:func:`asgi_recall` for a WSGI environ (repeated ``Authorization`` lines arrive joined
+    with a comma, which no remembered line contains)."""
+    if guard.token_methods.body or environ.get("QUERY_STRING"):
+        return None
+    line = environ.get("HTTP_AUTHORIZATION")
+    return None if line is None else guard.recall(line, policy)
 
 
 def wsgi_view(

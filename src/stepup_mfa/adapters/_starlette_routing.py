@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from .._core.errors import ConfigurationError
 from ..routes import KNOWN_METHODS, ServedMethods, template_key
 
 __all__ = [
+    "RouteMemo",
     "Served",
     "dispatch_points",
     "find_router",
@@ -72,6 +74,109 @@ def template_resolver(router: Router) -> Callable[[Any], str | None]:
         return _dispatched(router.routes, scope, "")
 
     return resolve
+
+
+#: How many (type, method, root path, path) answers a :class:`RouteMemo` keeps.
+MAX_REMEMBERED_ROUTES = 1024
+
+#: (holder, attribute, the object it held, the identities of its routes or ``None``).
+_Watched = tuple[Any, str, Any, "tuple[Any, ...] | None"]
+
+
+class RouteMemo:
+    """:func:`template_resolver` for one router, remembering its answers while that is exact.
+
+    Answers are remembered per (type, method, root path, path) only while every route below the
+    router is one of Starlette's own kinds without ``Host`` (:func:`reads_only_path_and_method`:
+    their ``matches()`` read nothing else), and only while the routes are the very ones they
+    were computed with. Every call first compares each route list reachable from the router (its
+    own, and those of the routers inside its mounts) with a snapshot of the identities of its
+    routes, and each mount's app with the one it had: a route added, removed, replaced or
+    reordered anywhere, a mount given another app, starts a new memory and surveys the routes
+    again (which may also turn remembering off, say for a ``Host`` route added at run time).
+    The memory is bounded (emptied when full), so a flood of distinct paths costs nothing but
+    misses. Routes mutated in place (a route's regex or methods reassigned) are not seen:
+    Starlette itself offers no way to do that.
+    """
+
+    __slots__ = ("_generation", "_memory", "_plain", "_router", "_watched")
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        self._watched: tuple[_Watched, ...] = ()
+        self._plain = False
+        self._generation = 0
+        self._memory: dict[tuple[Any, ...], str | None] = {}
+        self._survey()
+
+    def _survey(self) -> None:
+        watched: list[_Watched] = []
+        plain = _watch(self._router, watched)
+        self._watched = tuple(watched)
+        self._generation += 1
+        self._plain = plain
+        self._memory = {}  # replaced, not cleared: a resolution under the old routes in flight
+        # elsewhere can only land in the dictionary that is being dropped
+
+    def _unchanged(self) -> bool:
+        for holder, attribute, held, identities in self._watched:
+            current = getattr(holder, attribute, None)
+            if current is not held:
+                return False
+            if identities is not None and (
+                len(current) != len(identities) or not all(map(operator.is_, current, identities))
+            ):
+                return False
+        return True
+
+    def generation(self) -> int | None:
+        """Which routes these are, right now: a number that changes whenever the routes change,
+        or ``None`` while they are not plain (they may read more than the four values)."""
+        if not self._unchanged():
+            self._survey()
+        return self._generation if self._plain else None
+
+    def resolve(self, scope: Any) -> tuple[str | None, int | None]:
+        """The template of the route the router dispatches ``scope`` to (see
+        :func:`template_resolver`), and the :meth:`generation` of the routes it was read from."""
+        if not self._unchanged():
+            self._survey()
+        memory = self._memory  # taken before resolving: see _survey
+        if not self._plain:
+            return _dispatched(self._router.routes, scope, ""), None
+        generation = self._generation
+        key = (scope["type"], scope.get("method"), scope.get("root_path"), scope["path"])
+        try:
+            return memory[key], generation
+        except KeyError:
+            pass
+        template = _dispatched(self._router.routes, scope, "")
+        if len(memory) >= MAX_REMEMBERED_ROUTES:
+            memory.clear()
+        memory[key] = template
+        return template, generation
+
+
+def _watch(router: Router, watched: list[_Watched]) -> bool:
+    """Record what :class:`RouteMemo` compares for ``router``; whether its routes are plain."""
+    routes = router.routes
+    watched.append((router, "routes", routes, tuple(routes)))
+    plain = True
+    for route in routes:
+        kind = type(route)
+        if "matches" in getattr(route, "__dict__", ()):
+            plain = False  # a matcher set on the instance: anything may be read
+        elif isinstance(route, Mount) and kind.matches is Mount.matches:
+            base = getattr(route, "_base_app", None)
+            watched.append((route, "_base_app", base, None))
+            if not isinstance(base, Router) or not _watch(base, watched):
+                plain = False
+        elif not (
+            (isinstance(route, Route) and kind.matches in _PLAIN_MATCHES)
+            or (isinstance(route, WebSocketRoute) and kind.matches is WebSocketRoute.matches)
+        ):
+            plain = False
+    return plain
 
 
 def reads_only_path_and_method(router: Router) -> bool:

@@ -64,7 +64,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: when the path must be refused as non-canonical (raw apps only).
 PolicyOf = Callable[[Scope, str, bool], Policy | None]
 
-#: What the middleware judged a request by: (path, root_path, method, template, policy).
+#: What the middleware judged a request by: (path, root_path, method, template, policy, the
+#: generation of the routes it was resolved with, ``None`` unless they are plain).
 JUDGED_KEY = "stepup_mfa.judged"
 #: RFC 6455 §7.4.1: 1008, "policy violation", the close code for a refused websocket.
 WS_POLICY_VIOLATION = 1008
@@ -228,7 +229,7 @@ class StepUpMiddleware:
         table = self.routes
         router = None
         if "starlette" in sys.modules:  # a Starlette router exists only once starlette is imported
-            from ._starlette_routing import find_router, served_by, template_resolver
+            from ._starlette_routing import find_router
 
             router = find_router(self._router, self.app, scope.get("app"))
         if router is None:
@@ -238,14 +239,16 @@ class StepUpMiddleware:
                 return raw_policy(table, method, route_path(scope), _raw_path(scope), preflight)
 
         else:
-            from ._starlette_routing import dispatch_points, reads_only_path_and_method
+            from ._starlette_routing import RouteMemo, dispatch_points, served_by
 
             served = served_by(router)
             binding = table.bind(served.methods, served.same_handler)
-            resolve = template_resolver(router)
+            # The router's own matches(), remembered only while the routes are the ones asked.
+            memo = RouteMemo(router)
+            resolve = memo.resolve
 
             def policy_of(scope: Scope, method: str, preflight: bool) -> Policy | None:
-                template = resolve(scope)
+                template, generation = resolve(scope)
                 policy = binding.policy(method, template, preflight=preflight)
                 scope[JUDGED_KEY] = (
                     scope["path"],
@@ -253,13 +256,17 @@ class StepUpMiddleware:
                     method,
                     template,
                     policy,
+                    generation,
                 )
                 return policy
 
-            shortcut = reads_only_path_and_method(router)
             for point, resolve_there, top in dispatch_points(router, binding):
                 point.middleware_stack = DispatchCheck(
-                    point.middleware_stack, self.guard, binding, resolve_there, top and shortcut
+                    point.middleware_stack,
+                    self.guard,
+                    binding,
+                    resolve_there,
+                    memo.generation if top else None,
                 )
 
         self._policy_of = policy_of
@@ -295,6 +302,17 @@ class StepUpMiddleware:
         if policy is None:
             await answer_refusal(guard, scope, send, non_canonical(guard))
             return
+        if (
+            len(authorization) == 1
+            and not scope.get("query_string")
+            and not guard.token_methods.body  # a token may be in the body: read it first
+        ):
+            # A token seen before: the Guard's remembered verdict, or None for the full path.
+            remembered = guard.recall(authorization[0], policy)
+            if remembered is not None:
+                admit(scope, remembered)
+                await self.app(scope, receive, send)
+                return
         if kind == "http" and wants_form_body(guard, scope, policy):
             try:
                 form_body, receive = await read_body(receive, guard.token_methods.max_body_length)
@@ -332,9 +350,13 @@ class DispatchCheck:
     A middleware between :class:`StepUpMiddleware` and the router (or inside a ``Mount``) may
     rewrite the path, the method or the headers; the router then runs another handler than the
     one predicted. Here the router's own view of the request decides once more, so the handler
-    that runs always meets its own policy. ``shortcut``: the routes read only the type, method,
-    root path and path (no ``Host`` routes, Starlette's own route kinds), so a request whose
-    values are the ones judged skips the work (the common case: nothing rewrote it).
+    that runs always meets its own policy. ``shortcut`` (the top router's
+    :meth:`~stepup_mfa.adapters._starlette_routing.RouteMemo.generation`): while the routes read
+    only the type, method, root path and path (no ``Host`` routes, Starlette's own route kinds)
+    and are still the ones the middleware resolved the request with, a request whose values are
+    the ones judged skips the work (the common case: nothing rewrote it). Asked on every request:
+    a route added, removed or reordered in between, or a route of another kind, means the
+    request is resolved again here.
     """
 
     __slots__ = ("app", "binding", "guard", "resolve", "shortcut")
@@ -345,7 +367,7 @@ class DispatchCheck:
         guard: Guard,
         binding: RouteBinding,
         resolve: Callable[[Scope], str | None],
-        shortcut: bool,
+        shortcut: Callable[[], int | None] | None,
     ) -> None:
         self.app = app
         self.guard = guard
@@ -360,12 +382,15 @@ class DispatchCheck:
             return
         method = scope.get("method", "GET")
         judged = scope.get(JUDGED_KEY)
+        shortcut = self.shortcut
         if (
-            self.shortcut
-            and judged is not None
+            judged is not None
             and judged[0] == scope["path"]
             and judged[1] == scope.get("root_path")
             and judged[2] == method
+            and judged[5] is not None
+            and shortcut is not None
+            and shortcut() == judged[5]
         ):
             await self.app(scope, receive, send)
             return
@@ -387,5 +412,5 @@ class DispatchCheck:
             await answer_refusal(guard, scope, send, decision)
             return
         admit(scope, decision)
-        scope[JUDGED_KEY] = (scope["path"], scope.get("root_path"), method, template, policy)
+        scope[JUDGED_KEY] = (scope["path"], scope.get("root_path"), method, template, policy, None)
         await self.app(scope, receive, send)

@@ -316,6 +316,10 @@ def _request_view(guard: Guard, policy: Policy) -> RequestView:
 def _judge(guard: Guard, policy: Policy) -> None:
     """Judge the current request; once admitted, its response gets the headers of an admitted
     request (a fresh ``DPoP-Nonce``, RFC 9449 §8.2)."""
+    remembered = _edge.wsgi_recall(guard, request.environ, policy)
+    if remembered is not None:  # a token seen before (Bearer only: nothing to add)
+        _admit(guard, remembered)
+        return
     view = _request_view(guard, policy)
     _admit(guard, guard.check(view, policy))
     extra = _edge.admitted_headers(guard, view.authorization)

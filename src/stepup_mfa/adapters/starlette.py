@@ -42,7 +42,14 @@ from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
 from . import _edge
-from ._edge import asgi_view, checked_guard_and_policy, principal_in, refusal_for, refuse
+from ._edge import (
+    asgi_recall,
+    asgi_view,
+    checked_guard_and_policy,
+    principal_in,
+    refusal_for,
+    refuse,
+)
 from .asgi import StepUpMiddleware, admit, close_websocket, route_path, wants_form_body
 
 __all__ = [
@@ -107,6 +114,10 @@ def principal_of(connection: HTTPConnection) -> Principal | None:
 async def check_connection(guard: Guard, connection: HTTPConnection, policy: Policy) -> Decision:
     """Run the Guard for a Starlette request or websocket; on success record the principal."""
     scope = connection.scope
+    remembered = asgi_recall(guard, scope, policy)  # a token seen before: no view, no await
+    if remembered is not None:
+        admit(scope, remembered)
+        return remembered
     form_body: bytes | None = None
     if isinstance(connection, Request) and wants_form_body(guard, scope, policy):
         limit = guard.token_methods.max_body_length
@@ -144,10 +155,13 @@ def require(guard: Guard, policy: Policy) -> Callable[[F], F]:
         @functools.wraps(endpoint)
         async def guarded(*args: Any, **kwargs: Any) -> Any:
             connection = _connection(args, kwargs)
-            if guard.token_methods.body:
+            scope = connection.scope
+            decision: Decision | None = asgi_recall(guard, scope, policy)
+            if decision is not None:  # the hot path: a token seen before
+                admit(scope, decision)
+            elif guard.token_methods.body:
                 decision = await check_connection(guard, connection, policy)
-            else:  # the hot path, without the form-body checks
-                scope = connection.scope
+            else:
                 decision = await guard.acheck(
                     asgi_view(scope, route_path(scope), mtls=guard.mtls), policy
                 )
@@ -189,6 +203,8 @@ def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection
     FastAPI passes keywords. The first connection found is the one, wherever it stands.
     """
     for value in (*args, *kwargs.values()):
-        if isinstance(value, HTTPConnection):
-            return value
+        kind = type(value)  # the exact types first: isinstance of a Mapping ABC costs more
+        if kind is Request or kind is WebSocket or isinstance(value, HTTPConnection):
+            connection: HTTPConnection = value
+            return connection
     raise TypeError("@require needs an endpoint that receives the Request or WebSocket")

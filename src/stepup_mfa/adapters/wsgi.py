@@ -223,6 +223,8 @@ class StepUpWSGIMiddleware:
         extra: _edge.ExtraHeaders = ()
         if policy is None:
             decision = non_canonical(guard)
+        elif (remembered := _edge.wsgi_recall(guard, environ, policy)) is not None:
+            decision = remembered  # a token seen before: the Guard's remembered verdict
         else:
             try:
                 body = form_body(guard, environ, policy)

@@ -809,11 +809,10 @@ def settings_from(args: Any, env: Mapping[str, str]) -> tuple[StepUpSettings, bo
     for dest, variable in _SWITCH_VARIABLES.items():
         if getattr(args, dest, False):
             values[variable] = "1"
-    strict = values.get("STEPUP_STRICT_ACR", "").strip().lower()
-    if strict not in ("", "0", "false", "no", "1", "true", "yes"):
-        raise ConfigurationError("STEPUP_STRICT_ACR must be 1 or 0")
-    strict_acr = bool(getattr(args, "strict_acr", False)) or strict in ("1", "true", "yes")
-    return StepUpSettings.from_env(values), strict_acr
+    if getattr(args, "strict_acr", False):
+        values["STEPUP_STRICT_ACR"] = "1"
+    settings = StepUpSettings.from_env(values)
+    return settings, settings.strict_acr
 
 
 def routes_from(args: Any, settings: StepUpSettings) -> tuple[JudgedRoute, ...]:

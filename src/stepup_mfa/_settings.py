@@ -21,6 +21,10 @@ The variable names are a documented interface (the examples and ``stepup-mfa dem
 ``STEPUP_DPOP_REQUIRED``               ``1`` to make the MFA routes require a sender-constrained
                                        token (``Policy(require_bound_token=True)``): a bearer
                                        token is refused there with a ``DPoP`` challenge
+``STEPUP_STRICT_ACR``                  ``1`` to refuse to start when a policy asks for
+                                       ``acr_values`` the issuer's ``acr_values_supported`` does
+                                       not list (``Guard(strict_acr=...)``, R9470-14); by default
+                                       a warning
 =====================================  ==========================================================
 
 DPoP-bound tokens are accepted with no setting at all: :meth:`StepUpSettings.dpop` builds the
@@ -74,6 +78,8 @@ class StepUpSettings:
       :class:`~stepup_mfa.JWTVerifier`.
     - ``public_url``: the API's externally visible origin, for DPoP's ``htu`` check.
     - ``dpop_required``: the MFA policy also requires a DPoP-bound token.
+    - ``strict_acr``: for ``Guard(strict_acr=...)``: acr values the issuer does not list stop
+      the app at start-up instead of a warning (R9470-14).
 
     :meth:`from_env` reads each from ``STEPUP_<FIELD>`` (``STEPUP_ISSUER``, ``STEPUP_MFA_ACR``...).
     """
@@ -89,6 +95,7 @@ class StepUpSettings:
     accept_jwt_typ: bool = False
     public_url: str | None = None
     dpop_required: bool = False
+    strict_acr: bool = False
 
     @classmethod
     def from_env(
@@ -132,6 +139,7 @@ class StepUpSettings:
             accept_jwt_typ=_flag(env, "STEPUP_ACCEPT_JWT_TYP"),
             public_url=public_url,
             dpop_required=_flag(env, "STEPUP_DPOP_REQUIRED"),
+            strict_acr=_flag(env, "STEPUP_STRICT_ACR"),
         )
 
     def verifier(self) -> TokenVerifier:

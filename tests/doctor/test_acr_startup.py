@@ -23,7 +23,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from stepup_mfa import ConfigurationError, Guard, JWTVerifier, Policy
+from stepup_mfa import ConfigurationError, Guard, JWTVerifier, Policy, StepUpSettings
 from stepup_mfa._core.errors import PolicyWarning
 from stepup_mfa.adapters.gateway import ForwardAuthGateway
 from stepup_mfa.asgi import StepUpMiddleware
@@ -205,3 +205,13 @@ def test_R9470_14_gateway_lifespan(stepup_issuer: FakeIssuer) -> None:
     sent = asyncio.run(lifespan(guard_for(stepup_issuer.issuer, strict_acr=True)))
     assert sent[0]["type"] == "lifespan.startup.failed"
     assert "policy 'payouts'" in sent[0]["message"]
+
+
+@pytest.mark.parametrize(("value", "strict"), [("1", True), ("0", False), ("", False)])
+def test_R9470_14_strict_acr_setting(value: str, strict: bool) -> None:
+    """``STEPUP_STRICT_ACR`` is read with the other switches (for ``Guard(strict_acr=...)``)."""
+    env = {"STEPUP_ISSUER": "https://as.example", "STEPUP_AUDIENCE": AUDIENCE}
+    settings = StepUpSettings.from_env({**env, "STEPUP_STRICT_ACR": value})
+    assert settings.strict_acr is strict
+    with pytest.raises(ConfigurationError, match="STEPUP_STRICT_ACR must be 1 or 0"):
+        StepUpSettings.from_env({**env, "STEPUP_STRICT_ACR": "on"})

@@ -12,9 +12,11 @@ extension, ``docs/reference/_docs_ext.py``):
   that resolves to the same object: a re-export is documented once, where it lives), and every
   rendered object has a non-empty docstring.
 - DOC-2: every parameter of a rendered function, of a rendered class's constructor and of each
-  public method the class defines is named in code markup (```name``` or ``name=``) in that
-  callable's docstring; a constructor's parameters may be named in the class docstring instead.
-  ``self`` and ``cls`` are exempt, ``*args``/``**kwargs`` are not.
+  public method the class defines (properties and overloads aside) is named in code markup
+  (```name```, ```name=...```, ```*name```) in the callable's own docstring or in its class's
+  docstring; a method may also rely on the docstring of the method it overrides in a base class
+  of this package, and a constructor on the docstrings of the class's attributes (a dataclass
+  field with a ``#:`` comment). ``self`` and ``cls`` are exempt, ``*args``/``**kwargs`` are not.
 """
 
 from __future__ import annotations

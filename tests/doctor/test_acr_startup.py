@@ -215,3 +215,23 @@ def test_R9470_14_strict_acr_setting(value: str, strict: bool) -> None:
     assert settings.strict_acr is strict
     with pytest.raises(ConfigurationError, match="STEPUP_STRICT_ACR must be 1 or 0"):
         StepUpSettings.from_env({**env, "STEPUP_STRICT_ACR": "on"})
+
+
+def test_R9470_14_mcp_middleware_lifespan(stepup_dev_idp: DevIdP) -> None:
+    """R9470-14: the MCP middleware checks its tool table at lifespan start-up."""
+    from stepup_mfa.adapters.mcp import McpPolicyTable, McpStepUpMiddleware
+
+    app = Starlette(routes=[StarletteRoute("/mcp", ok, methods=["POST"])])
+    table = McpPolicyTable(tools={"payout": typo_policy()})
+    guard = guard_for(stepup_dev_idp.issuer)
+    with (
+        pytest.warns(PolicyWarning, match="policy 'payouts'"),
+        TestClient(McpStepUpMiddleware(app, guard=guard, policies=table)),
+    ):
+        pass
+    strict = guard_for(stepup_dev_idp.issuer, strict_acr=True)
+    with (
+        pytest.raises(ConfigurationError, match="policy 'payouts'"),
+        TestClient(McpStepUpMiddleware(app, guard=strict, policies=table)),
+    ):
+        pass

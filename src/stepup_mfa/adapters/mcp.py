@@ -474,6 +474,17 @@ class McpStepUpMiddleware:
             if kind == "lifespan" and not self._checked:
                 try:
                     await self._check()
+                    # R9470-14: the table's acr values against the issuer's (warns, or strict).
+                    table = self.policies
+                    await self.guard.acheck_acr_values(
+                        (
+                            *table.tools.values(),
+                            *table.resources.values(),
+                            *table.prompts.values(),
+                            *table.methods.values(),
+                            table.default,
+                        )
+                    )
                 except ConfigurationError as error:
                     await fail_startup(receive, send, error)
                     return

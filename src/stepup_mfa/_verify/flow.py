@@ -311,9 +311,7 @@ async def _send_async(
             return followed
 
 
-def run_sync(
-    flow: Flow[T], transport: SyncTransport, observer: CallObserver | None = None
-) -> T:
+def run_sync(flow: Flow[T], transport: SyncTransport, observer: CallObserver | None = None) -> T:
     """Drive ``flow`` to completion with blocking I/O; ``observer`` hears of each exchange."""
     try:
         request = next(flow)

@@ -482,3 +482,26 @@ def test_DOCTOR_2_doctor_verdict_is_the_guards_verdict(
             assert all(met for _text, met in report.requirements) is decision.allowed
     finally:
         guard.close()
+
+
+def test_DOCTOR_5_the_console_command_reads_stdin(stepup_issuer: FakeIssuer) -> None:
+    """DOCTOR-5: ``python -m stepup_mfa doctor`` as a user runs it, the token piped in."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEPUP_")}
+    env.update(STEPUP_ISSUER=stepup_issuer.issuer, STEPUP_AUDIENCE=AUDIENCE)
+    token = stepup_issuer.tokens.password_token()
+    run = subprocess.run(
+        [sys.executable, "-m", "stepup_mfa", "doctor", "--json"],
+        input=token,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1, run.stderr
+    report = json.loads(run.stdout)
+    assert [route["accepted"] for route in report["routes"]] == [True, True, False]
+    assert token not in run.stdout + run.stderr

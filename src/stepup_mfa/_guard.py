@@ -369,6 +369,7 @@ class Guard:
             run_sync(flow, self._sync_transport(), self._observer)
 
     async def astartup(self) -> None:
+        """The asyncio form of :meth:`startup` (for lifespan start-up)."""
         flow = self._startup_flow()
         if flow is not None:
             await run_async(flow, self._loop_transport(), self._observer)

@@ -128,6 +128,7 @@ class Refused:
         return body
 
     def problem_json(self) -> bytes:
+        """The RFC 9457 problem details body, as JSON bytes."""
         return json.dumps(self.problem_details()).encode()
 
 

@@ -111,6 +111,7 @@ class MemoryStore(Generic[V]):
             self._entries.pop(key, None)
 
     def clear(self) -> None:
+        """Forget every entry."""
         with self._lock:
             self._entries.clear()
 

@@ -99,13 +99,17 @@ class RedisClient(Protocol):
     ``scan_iter`` over the keys that ``match`` a pattern, ``count`` per round trip.
     """
 
-    def get(self, name: str) -> Any: ...
+    def get(self, name: str) -> Any:
+        """The value of the key ``name``, or ``None``."""
 
-    def set(self, name: str, value: Any, *, nx: bool = ..., px: int | None = ...) -> Any: ...
+    def set(self, name: str, value: Any, *, nx: bool = ..., px: int | None = ...) -> Any:
+        """Set ``name`` to ``value`` (``nx``: only if absent; ``px``: expiry in ms)."""
 
-    def delete(self, *names: str) -> Any: ...
+    def delete(self, *names: str) -> Any:
+        """Delete the keys ``names``."""
 
-    def scan_iter(self, match: str | None = ..., count: int | None = ...) -> Any: ...
+    def scan_iter(self, match: str | None = ..., count: int | None = ...) -> Any:
+        """The keys that ``match`` a pattern, fetched ``count`` per round trip."""
 
 
 class AsyncRedisClient(Protocol):
@@ -117,13 +121,17 @@ class AsyncRedisClient(Protocol):
     round trip.
     """
 
-    def get(self, name: str) -> Any: ...
+    def get(self, name: str) -> Any:
+        """Awaitable: the value of the key ``name``, or ``None``."""
 
-    def set(self, name: str, value: Any, *, nx: bool = ..., px: int | None = ...) -> Any: ...
+    def set(self, name: str, value: Any, *, nx: bool = ..., px: int | None = ...) -> Any:
+        """Awaitable: set ``name`` to ``value`` (``nx``: if absent; ``px``: ms)."""
 
-    def delete(self, *names: str) -> Any: ...
+    def delete(self, *names: str) -> Any:
+        """Awaitable: delete the keys ``names``."""
 
-    def scan_iter(self, match: str | None = ..., count: int | None = ...) -> Any: ...
+    def scan_iter(self, match: str | None = ..., count: int | None = ...) -> Any:
+        """An async iterator over the keys that ``match``, ``count`` per trip."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +298,7 @@ class RedisStore(Generic[V]):
         self._backoff = _Backoff(backoff, "redis store")
 
     def get(self, key: str, now: float) -> V | None:
+        """The value under ``key``, or ``None`` (see :meth:`entry`; ``now`` judges it)."""
         entry = self.entry(key, now)
         return None if entry is None else entry[0]
 
@@ -305,6 +314,7 @@ class RedisStore(Generic[V]):
         return self._layout.read(raw, now)
 
     def put(self, key: str, value: V, expires_at: float) -> None:
+        """Store ``value`` under ``key`` until ``expires_at``; dropped on an error."""
         if not self._backoff.available():
             return
         data, px = self._layout.record(value, expires_at)
@@ -314,6 +324,7 @@ class RedisStore(Generic[V]):
             self._backoff.failed("write", error)
 
     def discard(self, key: str) -> None:
+        """Delete ``key`` from Redis (best effort: a failure is logged)."""
         if not self._backoff.available():
             return  # readers re-judge every hit, so a missed discard never allows anything
         try:
@@ -322,6 +333,7 @@ class RedisStore(Generic[V]):
             self._backoff.failed("delete", error)
 
     def clear(self) -> None:
+        """Delete every key under this store's prefix."""
         try:
             keys = list(self._client.scan_iter(match=self._layout.prefix + "*", count=500))
             if keys:
@@ -362,6 +374,7 @@ class RedisReplayStore:
         self._backoff = _Backoff(backoff, "redis replay store")
 
     def add(self, key: str, expires_at: float, now: float) -> bool:
+        """Record ``key`` until ``expires_at`` (one ``SET NX PX``); ``False``: a replay."""
         if not self._backoff.available():
             raise ConnectionError("the redis replay store is backing off after an error")
         ttl_ms = max(math.ceil((expires_at - now) * 1000), 1)
@@ -376,7 +389,8 @@ class SharedStore(Store[V], Protocol[V]):
     """A store that can also tell an entry's expiry (so copies of it never outlive it): ``entry``
     returns the value under ``key`` and its expiry, unless it expired by ``now``."""
 
-    def entry(self, key: str, now: float) -> tuple[V, float] | None: ...
+    def entry(self, key: str, now: float) -> tuple[V, float] | None:
+        """The value under ``key`` and its expiry, or ``None`` (expired by ``now``)."""
 
 
 class TieredStore(Generic[V]):
@@ -401,6 +415,7 @@ class TieredStore(Generic[V]):
         self._local_ttl = local_ttl
 
     def get(self, key: str, now: float) -> V | None:
+        """The value under ``key`` at ``now``: memory first, then the shared store."""
         value = self._local.get(key, now)
         if value is not None:
             return value
@@ -412,14 +427,17 @@ class TieredStore(Generic[V]):
         return value
 
     def put(self, key: str, value: V, expires_at: float) -> None:
+        """Store ``value`` under ``key`` until ``expires_at`` in both tiers."""
         self._shared.put(key, value, expires_at)
         self._local.put(key, value, expires_at)
 
     def discard(self, key: str) -> None:
+        """Forget ``key`` in memory and in the shared store."""
         self._local.discard(key)
         self._shared.discard(key)
 
     def clear(self) -> None:
+        """Forget every entry of both tiers."""
         self._local.clear()
         self._shared.clear()
 
@@ -453,10 +471,12 @@ class AsyncRedisStore(Generic[V]):
         self._backoff = _Backoff(backoff, "redis store")
 
     async def get(self, key: str, now: float) -> V | None:
+        """The value under ``key``, or ``None`` (see :meth:`entry`; at ``now``)."""
         entry = await self.entry(key, now)
         return None if entry is None else entry[0]
 
     async def entry(self, key: str, now: float) -> tuple[V, float] | None:
+        """The value under ``key`` and its expiry at ``now``, or ``None``."""
         if not self._backoff.available():
             return None
         try:
@@ -467,6 +487,7 @@ class AsyncRedisStore(Generic[V]):
         return self._layout.read(raw, now)
 
     async def put(self, key: str, value: V, expires_at: float) -> None:
+        """Store ``value`` under ``key`` until ``expires_at``; dropped on an error."""
         if not self._backoff.available():
             return
         data, px = self._layout.record(value, expires_at)
@@ -476,6 +497,7 @@ class AsyncRedisStore(Generic[V]):
             self._backoff.failed("write", error)
 
     async def discard(self, key: str) -> None:
+        """Delete ``key`` from Redis (best effort: a failure is logged)."""
         if not self._backoff.available():
             return
         try:
@@ -484,6 +506,7 @@ class AsyncRedisStore(Generic[V]):
             self._backoff.failed("delete", error)
 
     async def clear(self) -> None:
+        """Delete every key under this store's prefix."""
         try:
             keys = [k async for k in self._client.scan_iter(match=self._layout.prefix + "*")]
             if keys:
@@ -533,17 +556,21 @@ class AsyncTieredStore(Generic[V]):
         return True
 
     def get(self, key: str, now: float) -> V | None:
+        """The value under ``key`` at ``now``, from memory only (see :meth:`aload`)."""
         return self._local.get(key, now)
 
     def put(self, key: str, value: V, expires_at: float) -> None:
+        """Store ``value`` under ``key`` until ``expires_at``: memory now, Redis in a task."""
         self._local.put(key, value, expires_at)
         self._spawn(self._shared.put(key, value, expires_at))
 
     def discard(self, key: str) -> None:
+        """Forget ``key``: in memory now, in Redis in a task."""
         self._local.discard(key)
         self._spawn(self._shared.discard(key))
 
     def clear(self) -> None:
+        """Forget every entry: in memory now, in Redis in a task."""
         self._local.clear()
         self._spawn(self._shared.clear())
 

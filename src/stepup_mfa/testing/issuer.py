@@ -85,10 +85,12 @@ class FakeIssuer:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FakeIssuer:
+        """Start serving on the loopback port; returns the issuer."""
         self.server.start()
         return self
 
     def stop(self) -> None:
+        """Stop the server."""
         self.server.stop()
 
     def __enter__(self) -> FakeIssuer:

@@ -140,16 +140,19 @@ class LocalHTTPServer:
             return sum(1 for r in self.requests if path is None or r.path == path)
 
     def reset(self) -> None:
+        """Forget the recorded requests and clear ``delay`` and ``fault``."""
         with self._lock:
             self.requests.clear()
         self.delay = 0.0
         self.fault = None
 
     def start(self) -> LocalHTTPServer:
+        """Start the serving thread; returns the server."""
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self._stopped.set()
         self._httpd.shutdown()
         self._httpd.server_close()

@@ -161,3 +161,16 @@ def test_MTLS_3_any_header_value_decodes_or_is_none(value: str) -> None:
     for mtls in (TRUSTED, CADDY):
         result = mtls.decode_header(value)
         assert result is None or (isinstance(result, bytes) and result)
+
+
+@given(st.binary(min_size=1, max_size=2048))
+def test_R8705_3_every_header_format_gives_back_the_der_bytes(der: bytes) -> None:
+    """Whatever the bytes, PEM (as the TLS layer hands it), URL-encoded PEM (nginx) and base64
+    DER (Caddy) all give back exactly the DER bytes the thumbprint is taken over."""
+    import base64
+    import ssl
+
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    assert MutualTLS().from_wsgi({"SSL_CLIENT_CERT": pem}) == der
+    assert TRUSTED.decode_header(quote(pem, safe="")) == der
+    assert CADDY.decode_header(base64.b64encode(der).decode()) == der

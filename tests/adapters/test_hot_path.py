@@ -62,3 +62,47 @@ def test_perf_1_with_a_decision_hook_every_request_takes_the_full_path(
     good = [("Authorization", "Bearer " + tokens.mfa_token(scope="cats:read", auth_age=10))]
     assert [call("GET", "/cats/", good).status for _ in range(4)] == [200] * 4
     assert seen.count(True) >= 4
+
+
+def test_perf_1_bind_6_the_fastapi_dependency_is_the_scheme_and_documents_it(guard: Guard) -> None:
+    """One dependency per request (it is itself the bearer scheme), documented as before: the
+    scheme, the route's security requirement with Security scopes, and the 401/403 answers."""
+    from fastapi import Depends, FastAPI, Security
+    from fastapi.security.base import SecurityBase
+
+    from stepup_mfa import Policy, Principal
+    from stepup_mfa.integrations.fastapi import StepUp
+
+    app = FastAPI()
+    stepup = StepUp(guard)
+    stepup.install(app)
+    dependency = stepup.dependency(Policy(scopes="cats:read"))
+    assert isinstance(dependency, SecurityBase)
+
+    @app.get("/a")
+    async def a(principal: Principal = Depends(dependency)) -> int:  # noqa: B008
+        return 1
+
+    @app.get("/b")
+    async def b(principal: Principal = Security(dependency, scopes=["admin"])) -> int:  # noqa: B008
+        return 1
+
+    @app.get("/c")
+    async def c(principal: Principal = Depends(stepup)) -> int:  # noqa: B008
+        return 1
+
+    document = app.openapi()
+    operations = {path: document["paths"][path]["get"] for path in ("/a", "/b", "/c")}
+    assert [op["security"] for op in operations.values()] == [
+        [{"bearer": []}],
+        [{"bearer": ["admin"]}],
+        [{"bearer": []}],
+    ]
+    assert all({"401", "403"} <= set(op["responses"]) for op in operations.values())
+    assert document["components"]["securitySchemes"] == {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "OAuth 2.0 access token (RFC 6750)",
+        }
+    }

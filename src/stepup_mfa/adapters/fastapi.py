@@ -125,10 +125,17 @@ class StepUp:
         self.websocket_dependency = PolicyDependencies(self._dependency, None)
         authenticated = self._dependency(AUTHENTICATED)
         self._authenticated = authenticated
-        self.__signature__ = inspect.signature(authenticated, eval_str=True)
+        # Depends(stepup) is not a security scheme itself: its signature names the scheme as a
+        # sub-dependency, so its routes are documented as secured too.
+        signature = inspect.signature(authenticated, eval_str=True)
+        scheme = inspect.Parameter(
+            "_scheme", inspect.Parameter.KEYWORD_ONLY, default=Security(self.scheme)
+        )
+        self.__signature__ = signature.replace(parameters=[*signature.parameters.values(), scheme])
 
     async def __call__(self, **values: Any) -> Principal | None:
         """``Depends(stepup)``: any valid token (FastAPI fills ``values`` from the signature)."""
+        values.pop("_scheme", None)
         return await self._authenticated(**values)
 
     def install(self, app: Any) -> None:
@@ -146,30 +153,47 @@ class StepUp:
         app.openapi = openapi
 
     def _dependency(self, policy: Policy) -> Dependency:
-        guard = self.guard
-        with_scopes: dict[frozenset[str], Policy] = {}
+        return _PolicyDependency(self, policy)
 
-        async def stepup_principal(
-            connection: HTTPConnection,
-            security_scopes: SecurityScopes,
-            _scheme: None = Security(self.scheme),
-        ) -> Principal | None:
-            effective = policy
-            if security_scopes.scopes:
-                wanted = frozenset(security_scopes.scopes)
-                effective = with_scopes.get(wanted) or with_scopes.setdefault(
-                    wanted, _with_scopes(policy, wanted)
-                )
-            decision = await check_connection(guard, connection, effective)
-            if decision.allowed:
-                return decision.principal
-            if isinstance(connection, WebSocket):  # RFC 6455 §7.4.1: 1008, policy violation
-                raise WebSocketException(WS_POLICY_VIOLATION, decision.error.code)
-            accept = connection.headers.get("accept")
-            raise StepUpDenied(decision, guard.denial(decision, accept))
 
-        setattr(stepup_principal, _POLICY_ATTRIBUTE, policy)
-        return stepup_principal
+class _PolicyDependency(HTTPBearer):
+    """One policy's dependency: the principal if the request meets ``policy``, else a refusal.
+
+    It is itself the bearer security scheme, so the OpenAPI document shows the scheme on every
+    route it guards while FastAPI resolves one dependency per request (a scheme as a
+    sub-dependency would be a second one, about ten microseconds of FastAPI's machinery on the
+    hot path). Like the scheme it stands for, it reads nothing itself: the Guard decides.
+    """
+
+    def __init__(self, stepup: StepUp, policy: Policy) -> None:
+        scheme = stepup.scheme
+        super().__init__(
+            auto_error=False, scheme_name=scheme.scheme_name, description=scheme.model.description
+        )
+        self.model = scheme.model
+        self._guard = stepup.guard
+        self._policy = policy
+        self._with_scopes: dict[frozenset[str], Policy] = {}
+        setattr(self, _POLICY_ATTRIBUTE, policy)
+
+    async def __call__(  # type: ignore[override]
+        self, connection: HTTPConnection, security_scopes: SecurityScopes
+    ) -> Principal | None:
+        guard = self._guard
+        effective = self._policy
+        if security_scopes.scopes:
+            wanted = frozenset(security_scopes.scopes)
+            with_scopes = self._with_scopes
+            effective = with_scopes.get(wanted) or with_scopes.setdefault(
+                wanted, _with_scopes(effective, wanted)
+            )
+        decision = await check_connection(guard, connection, effective)
+        if decision.allowed:
+            return decision.principal
+        if isinstance(connection, WebSocket):  # RFC 6455 §7.4.1: 1008, policy violation
+            raise WebSocketException(WS_POLICY_VIOLATION, decision.error.code)
+        accept = connection.headers.get("accept")
+        raise StepUpDenied(decision, guard.denial(decision, accept))
 
 
 def _with_scopes(policy: Policy, scopes: frozenset[str]) -> Policy:

@@ -426,6 +426,7 @@ def test_recall_many_threads_never_store_a_verdict_under_the_wrong_key(
         )
         for n in range(12)
     }
+    guard.startup()  # the key set is fetched once, before the race (the race is on the memo)
     wrong: list[str] = []
     start = threading.Barrier(12)
 

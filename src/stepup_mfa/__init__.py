@@ -36,6 +36,7 @@ from ._core.policy import (
 from ._core.principal import Principal
 from ._core.resource_metadata import ResourceMetadata
 from ._guard import Denial, Guard
+from ._observe import Call, CallWatch, Observer
 from ._settings import StepUpSettings
 from ._verify.base import TokenVerifier
 from ._verify.cache import MemoryStore, Store
@@ -79,6 +80,8 @@ __all__ = [
     "Allowed",
     "AsyncTransport",
     "AuthError",
+    "Call",
+    "CallWatch",
     "Challenge",
     "ChallengeSettings",
     "ClientSecretBasic",
@@ -103,6 +106,7 @@ __all__ = [
     "MemoryStore",
     "MissingCredentials",
     "MutualTLS",
+    "Observer",
     "Policy",
     "PolicyWarning",
     "Principal",

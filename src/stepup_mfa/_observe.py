@@ -112,9 +112,10 @@ def log_fields(
 class Call:
     """One exchange with the authorization server, as observers see it.
 
-    Only what is safe to record: the method, the URL without query or credentials, the server's
-    host and port, and what the exchange is for. Never its headers or body (the introspection
-    request carries the token and the client's credentials).
+    Only what is safe to record: ``kind`` (what the exchange is for: ``metadata``, ``jwks``,
+    ``introspection`` or ``other``), the HTTP ``method``, the ``url`` without query or
+    credentials, and the server's host (``server_address``) and ``server_port``. Never its headers
+    or body (the introspection request carries the token and the client's credentials).
     """
 
     kind: CallKind
@@ -125,6 +126,8 @@ class Call:
 
     @classmethod
     def of(cls, method: str, url: str, flight_key: str | None) -> Call:
+        """The call for a request to ``url`` with ``method``; ``flight_key`` (the flow's
+        single-flight key, such as ``jwks ...``) names its ``kind``."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         try:
@@ -142,7 +145,8 @@ class Call:
 class CallWatch(Protocol):
     """How one exchange ended; exactly one of the two is called, once."""
 
-    def answered(self, status: int) -> None: ...
+    def answered(self, status: int) -> None:
+        """The server answered with HTTP ``status``."""
 
     def failed(self, error_type: str) -> None:
         """No response: ``error_type`` is low-cardinality (``ConnectError``, ``ReadTimeout``,
@@ -153,11 +157,13 @@ class CallObserver(Protocol):
     """What the flow drivers report to: every exchange that goes on the wire (an exchange shared
     by single flight is reported once, by the request that led it)."""
 
-    def calling(self, call: Call) -> CallWatch: ...
+    def calling(self, call: Call) -> CallWatch:
+        """``call`` is about to go on the wire; the returned watch hears how it ended."""
 
 
 class Observer(CallObserver, Protocol):
     """What ``Guard(observer=...)`` accepts: decisions and exchanges with the authorization
     server. Called on the request's thread or task; keep it cheap and never raise."""
 
-    def decided(self, request: RequestView, policy: Policy, decision: Decision) -> None: ...
+    def decided(self, request: RequestView, policy: Policy, decision: Decision) -> None:
+        """The Guard judged ``request`` under ``policy`` and reached ``decision``."""

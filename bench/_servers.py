@@ -20,6 +20,7 @@ ASGI_VARIANTS = (
     "bare",
     "middleware",
     "decorator",
+    "fastapi-bare",
     "fastapi",
     "pyjwt-every",
     "pyjwt-cached",
@@ -158,6 +159,16 @@ def asgi_app() -> Any:
         )
     if variant == "decorator":
         return Starlette(routes=[Route("/cats/", require(_guard(variant), _policy(variant))(cats))])
+    if variant == "fastapi-bare":
+        from fastapi import FastAPI
+
+        bare = FastAPI()
+
+        @bare.get("/cats/", response_class=PlainTextResponse)
+        async def fastapi_bare_cats() -> str:
+            return "meow"
+
+        return bare
     if variant == "fastapi":
         from fastapi import Depends, FastAPI
 

@@ -2,14 +2,17 @@
 
 Usage: ``python bench/run.py [--quick] [--rounds N] [--duration S] [--json PATH]``
 
-- **uvicorn** (1 worker) + ``wrk``, 16 connections, a token seen before: bare Starlette, our ASGI
-  middleware, our Starlette decorator, the FastAPI dependency, peers (PyJWT on every request,
+- **uvicorn** (1 worker, uvloop and httptools when installed: the issue's headline setup) +
+  ``wrk``, 16 connections, a token seen before: bare Starlette, our ASGI middleware, our
+  Starlette decorator, bare FastAPI and the FastAPI dependency, peers (PyJWT on every request,
   PyJWT with a dict cache, joserfc on every request), introspection against a local
-  authorization server (warm cache, and every request); ratio = req/s over bare.
+  authorization server (warm cache, and every request); ratio = req/s over bare Starlette, for
+  the FastAPI dependency over bare FastAPI (FastAPI's own cost is not ours). The same apps
+  again under uvicorn's pure-Python stack (asyncio, h11), bare and ours only.
 - **gunicorn** (1 sync worker) + ``wrk``, 4 connections: bare Flask, our WSGI middleware, our
   Flask extension.
 - **in-process**: a raw ASGI call with the real clock (no test client; its own cost would hide the
-  middleware's), per-request microseconds over bare.
+  middleware's), per-request microseconds over bare (the FastAPI dependency over bare FastAPI).
 - **cold verification** (a new token, keys loaded) per algorithm, x a raw ``cryptography`` verify:
   stepup-mfa, PyJWT, joserfc, Authlib.
 
@@ -52,13 +55,18 @@ ASGI_LABELS = {
     "bare": "bare Starlette",
     "middleware": "stepup-mfa ASGI middleware",
     "decorator": "stepup-mfa Starlette `require`",
-    "fastapi": "stepup-mfa FastAPI dependency",
+    "fastapi-bare": "bare FastAPI",
+    "fastapi": "stepup-mfa FastAPI dependency (x bare FastAPI)",
     "pyjwt-every": "peer: PyJWT verify every request",
     "pyjwt-cached": "peer: PyJWT + dict cache",
     "joserfc-every": "peer: joserfc verify every request",
     "introspection-warm": "stepup-mfa introspection, warm cache",
     "introspection-every": "stepup-mfa introspection, every request",
 }
+#: The rows also run under uvicorn's pure-Python stack (asyncio, h11).
+H11_VARIANTS = ("bare", "middleware", "decorator", "fastapi-bare", "fastapi")
+#: The row each row is divided by (bare Starlette unless named here).
+BASE_OF = {"fastapi": "fastapi-bare"}
 WSGI_LABELS = {
     "flask-bare": "bare Flask",
     "flask-middleware": "stepup-mfa WSGI middleware",
@@ -88,18 +96,36 @@ def ensure_wrk() -> str:
     raise SystemExit("wrk is needed: run `sudo apt-get install -y wrk` (Debian/Ubuntu)")
 
 
+def fast_stack() -> bool:
+    """Whether uvloop and httptools are installed (the dev extra has them)."""
+    try:
+        import httptools  # noqa: F401
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class Server:
-    def __init__(self, kind: str, variant: str, env: dict[str, str]) -> None:
+    def __init__(self, kind: str, variant: str, env: dict[str, str], fast: bool = True) -> None:
         self.kind, self.variant, self.port = kind, variant, free_port()
         bind = f"127.0.0.1:{self.port}"
         python = sys.executable
         if kind == "uvicorn":
+            loop = (
+                ["--loop", "uvloop", "--http", "httptools"]
+                if fast
+                else ["--loop", "asyncio", "--http", "h11"]
+            )
             command = [python, "-m", "uvicorn", "--factory", "_servers:asgi_app",
                        "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(self.port),
-                       "--workers", "1", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+                       "--workers", "1", "--log-level", "warning", "--no-access-log",
+                       *loop]  # fmt: skip
+            self.key = variant if fast else variant + "@h11"
         else:
             command = [python, "-m", "gunicorn", "--chdir", str(HERE), "-w", "1", "-k", "sync",
                        "-b", bind, "--log-level", "warning", "_servers:wsgi_app()"]  # fmt: skip
+            self.key = variant
         self.process = subprocess.Popen(
             command, env={**env, "BENCH_VARIANT": variant}, stdout=subprocess.DEVNULL
         )
@@ -152,6 +178,15 @@ def run_wrk(wrk: str, url: str, token: str, connections: int, duration: float) -
 # -- in-process: raw ASGI calls, real clock ------------------------------------------------------
 
 
+def _servers_app(servers: Any, variant: str) -> Any:
+    """The app a server row serves, built in this process."""
+    os.environ["BENCH_VARIANT"] = variant
+    try:
+        return servers.asgi_app()
+    finally:
+        del os.environ["BENCH_VARIANT"]
+
+
 def in_process(issuer: Any, token: str, rounds: int, requests: int) -> dict[str, list[float]]:
     import _servers
     from starlette.applications import Starlette
@@ -176,6 +211,8 @@ def in_process(issuer: Any, token: str, rounds: int, requests: int) -> dict[str,
             middleware=[Middleware(StepUpMiddleware, guard=guard, routes=table)],
         ),
         "decorator": Starlette(routes=[Route("/cats/", require(guard, policy)(cats))]),
+        "fastapi-bare": _servers_app(_servers, "fastapi-bare"),
+        "fastapi": _servers_app(_servers, "fastapi"),
         "pyjwt-cached": Starlette(
             routes=[Route("/cats/", cats)],
             middleware=[Middleware(_servers._PeerMiddleware, variant="pyjwt-cached")],
@@ -358,7 +395,11 @@ def main() -> None:
         env = {**os.environ, "BENCH_ISSUER": issuer.issuer,
                "BENCH_JWKS": json.dumps(issuer.tokens.jwks)}  # fmt: skip
         os.environ.update(BENCH_ISSUER=issuer.issuer, BENCH_JWKS=env["BENCH_JWKS"])
-        servers = [Server("uvicorn", v, env) for v in ASGI_VARIANTS]
+        fast = fast_stack()
+        raw["uvicorn_stack"] = "uvloop + httptools" if fast else "asyncio + h11"
+        servers = [Server("uvicorn", v, env, fast) for v in ASGI_VARIANTS]
+        if fast:
+            servers += [Server("uvicorn", v, env, fast=False) for v in H11_VARIANTS]
         servers += [Server("gunicorn", v, env) for v in WSGI_VARIANTS]
         try:
             deadline = time.monotonic() + 60
@@ -366,18 +407,21 @@ def main() -> None:
                 server.wait(deadline)
                 credential = opaque if server.variant.startswith("introspection") else token
                 server.check(credential, protected="bare" not in server.variant)
-            rps: dict[str, list[float]] = {s.variant: [] for s in servers}
+            rps: dict[str, list[float]] = {s.key: [] for s in servers}
             for _ in range(rounds):  # interleaved: every row once per round
                 for server in servers:
                     credential = opaque if server.variant.startswith("introspection") else token
                     connections = 16 if server.kind == "uvicorn" else 4
-                    rps[server.variant].append(
+                    rps[server.key].append(
                         run_wrk(wrk, server.url, credential, connections, duration)
                     )
         finally:
             for server in servers:
                 server.stop()
-        raw["requests_per_second"] = rps
+        raw["requests_per_second"] = {k: v for k, v in rps.items() if not k.endswith("@h11")}
+        raw["requests_per_second_h11"] = {
+            k.removesuffix("@h11"): v for k, v in rps.items() if k.endswith("@h11")
+        }
         requests = 500 if args.quick else 5000
         raw["in_process_seconds"] = in_process(issuer, token, max(rounds, 3), requests)
     raw["cold_verify_seconds"] = cold_verify(max(rounds, 3), 20 if args.quick else 200)
@@ -401,19 +445,25 @@ def render(raw: dict[str, Any]) -> str:
         "| setup | row | absolute (median) | ratio |",
         "|---|---|---|---|",
     ]
-    rps = raw["requests_per_second"]
-    for labels, bare, kind in (
-        (ASGI_LABELS, "bare", "uvicorn 1 worker + wrk -c16, req/s x bare"),
-        (WSGI_LABELS, "flask-bare", "gunicorn 1 sync worker + wrk -c4, req/s x bare"),
-    ):
+    stack = raw.get("uvicorn_stack", "asyncio + h11")
+    h11 = raw.get("requests_per_second_h11") or {}
+    for rps, labels, bare, kind in (
+        (raw["requests_per_second"], ASGI_LABELS, "bare",
+         f"uvicorn 1 worker ({stack}) + wrk -c16, req/s x bare"),
+        (h11, {v: ASGI_LABELS[v] for v in h11}, "bare",
+         "uvicorn 1 worker (asyncio + h11) + wrk -c16, req/s x bare"),
+        (raw["requests_per_second"], WSGI_LABELS, "flask-bare",
+         "gunicorn 1 sync worker + wrk -c4, req/s x bare"),
+    ):  # fmt: skip
         for variant, label in labels.items():
             values = rps[variant]
-            cell = ratio_cell(values, rps[bare])
+            cell = ratio_cell(values, rps[BASE_OF.get(variant, bare)])
             lines.append(f"| {kind} | {label} | {statistics.median(values):,.0f} req/s | {cell} |")
     seconds = raw["in_process_seconds"]
     for variant, values in seconds.items():
-        extra = [(v - b) * 1e6 for v, b in zip(values, seconds["bare"], strict=True)]
-        cell = ratio_cell(values, seconds["bare"])
+        base = seconds[BASE_OF.get(variant, "bare")]
+        extra = [(v - b) * 1e6 for v, b in zip(values, base, strict=True)]
+        cell = ratio_cell(values, base)
         lines.append(
             f"| in-process raw ASGI call, real clock, x bare | {ASGI_LABELS[variant]} | "
             f"{statistics.median(values) * 1e6:.1f} us ({statistics.median(extra):+.1f} us) "

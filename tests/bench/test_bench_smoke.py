@@ -34,10 +34,17 @@ def test_bench_run_quick_answers_every_row(tmp_path: Path) -> None:
     # one where protected) and wrk saw no non-2xx answer: here, only that every row is there.
     assert set(raw["requests_per_second"]) == {*ASGI_VARIANTS, *WSGI_VARIANTS}
     assert all(v and min(v) > 0 for v in raw["requests_per_second"].values())
+    # uvloop and httptools are in the dev extra: the headline rows use them, and the same apps
+    # run again under asyncio and h11.
+    assert raw["uvicorn_stack"] == "uvloop + httptools"
+    assert set(raw["requests_per_second_h11"]) == {"bare", "middleware", "decorator",
+                                                   "fastapi-bare", "fastapi"}  # fmt: skip
+    assert all(v and min(v) > 0 for v in raw["requests_per_second_h11"].values())
     assert set(raw["cold_verify_seconds"]) == {"RS256", "ES256", "PS256", "EdDSA"}
-    assert raw["in_process_seconds"]["middleware"]
+    assert raw["in_process_seconds"]["middleware"] and raw["in_process_seconds"]["fastapi"]
     table = result.stdout
     assert "| setup | row | absolute (median) | ratio |" in table
     for label in ("bare Starlette", "stepup-mfa ASGI middleware", "stepup-mfa Flask extension",
-                  "peer: PyJWT + dict cache", "cold verify EdDSA"):  # fmt: skip
+                  "peer: PyJWT + dict cache", "cold verify EdDSA", "bare FastAPI",
+                  "(uvloop + httptools)", "(asyncio + h11)"):  # fmt: skip
         assert label in table

@@ -35,6 +35,9 @@ def _homes(needle: str) -> list[str]:
         pytest.param("a2b_base64(", "_verify/jws.py", id="P11-base64url"),
         pytest.param("MAX_LEEWAY = ", "_core/validity.py", id="R9068-7-leeway-bound"),
         pytest.param(r"[A-Za-z][A-Za-z0-9+.\-]*:", "_core/challenge.py", id="R6750-14-uri"),
+        pytest.param("def is_fresh(", "_core/requirements.py", id="R9470-10-freshness"),
+        pytest.param("def assess(", "_core/requirements.py", id="R9470-1-requirements"),
+        pytest.param("def certificate_thumbprint(", "_core/decision.py", id="R8705-1-thumbprint"),
     ],
 )
 def test_each_rule_has_one_home(needle: str, home: str) -> None:

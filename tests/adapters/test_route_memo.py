@@ -192,3 +192,23 @@ def test_perf_2_the_memo_is_used_in_steady_state(
         ]
     assert statuses == [200] * 5
     assert asked == ["/cats/"]  # asked of the router once, then remembered
+
+
+def test_perf_2_judgements_are_remembered_per_preflight_and_method() -> None:
+    """The middleware remembers the whole judgement (template and policy); a CORS preflight and
+    a real request to the same path, or two methods, are remembered apart."""
+    memo = RouteMemo(Router([SRoute("/cats/", secret, methods=["GET", "OPTIONS"])]))
+    asked: list[tuple[str, str | None, bool]] = []
+
+    def policy_for(method: str, template: str | None, preflight: bool) -> str:
+        asked.append((method, template, preflight))
+        return f"{method} {template} {preflight}"
+
+    options = http("/cats/", "OPTIONS")
+    for _ in range(3):
+        assert memo.judged(options, "OPTIONS", True, policy_for)[4] == "OPTIONS /cats/ True"
+        assert memo.judged(options, "OPTIONS", False, policy_for)[4] == "OPTIONS /cats/ False"
+        assert memo.judged(http("/cats/"), "GET", False, policy_for)[4] == "GET /cats/ False"
+    assert len(asked) == 3  # each asked once
+    judged = memo.judged(http("/cats/"), "GET", False, policy_for)
+    assert judged[:4] == ("/cats/", "", "GET", "/cats/") and judged[5] == memo.generation()

@@ -76,6 +76,7 @@ def template_resolver(router: Router) -> Callable[[Any], str | None]:
     return resolve
 
 
+_is = operator.is_
 #: How many (type, method, root path, path) answers a :class:`RouteMemo` keeps.
 MAX_REMEMBERED_ROUTES = 1024
 
@@ -106,7 +107,7 @@ class RouteMemo:
         self._watched: tuple[_Watched, ...] = ()
         self._plain = False
         self._generation = 0
-        self._memory: dict[tuple[Any, ...], str | None] = {}
+        self._memory: dict[tuple[Any, ...], Any] = {}
         self._survey()
 
     def _survey(self) -> None:
@@ -121,10 +122,9 @@ class RouteMemo:
     def _unchanged(self) -> bool:
         for holder, attribute, held, identities in self._watched:
             current = getattr(holder, attribute, None)
-            if current is not held:
-                return False
-            if identities is not None and (
-                len(current) != len(identities) or not all(map(operator.is_, current, identities))
+            if current is not held or (
+                identities is not None
+                and (len(current) != len(identities) or not all(map(_is, current, identities)))
             ):
                 return False
         return True
@@ -147,7 +147,8 @@ class RouteMemo:
         generation = self._generation
         key = (scope["type"], scope.get("method"), scope.get("root_path"), scope["path"])
         try:
-            return memory[key], generation
+            template: str | None = memory[key]
+            return template, generation
         except KeyError:
             pass
         template = _dispatched(self._router.routes, scope, "")
@@ -155,6 +156,38 @@ class RouteMemo:
             memory.clear()
         memory[key] = template
         return template, generation
+
+    def judged(
+        self,
+        scope: Any,
+        method: str,
+        preflight: bool,
+        policy_for: Callable[[str, str | None, bool], Any],
+    ) -> tuple[Any, ...]:
+        """What the middleware judges ``scope`` by: ``(path, root path, method, template,
+        policy_for(method, template, preflight), generation)``, remembered whole like a template
+        (``policy_for`` must be a pure function of its arguments, as a route binding's is)."""
+        if not self._unchanged():
+            self._survey()
+        memory = self._memory  # taken before resolving: see _survey
+        path = scope["path"]
+        root_path = scope.get("root_path")
+        if not self._plain:
+            template = _dispatched(self._router.routes, scope, "")
+            return path, root_path, method, template, policy_for(method, template, preflight), None
+        key = (scope["type"], scope.get("method"), root_path, path, preflight)
+        try:
+            judged: tuple[Any, ...] = memory[key]
+            return judged
+        except KeyError:
+            pass
+        template = _dispatched(self._router.routes, scope, "")
+        policy = policy_for(method, template, preflight)
+        judged = (path, root_path, method, template, policy, self._generation)
+        if len(memory) >= MAX_REMEMBERED_ROUTES:
+            memory.clear()
+        memory[key] = judged
+        return judged
 
 
 def _watch(router: Router, watched: list[_Watched]) -> bool:

@@ -245,19 +245,14 @@ class StepUpMiddleware:
             binding = table.bind(served.methods, served.same_handler)
             # The router's own matches(), remembered only while the routes are the ones asked.
             memo = RouteMemo(router)
-            resolve = memo.resolve
+            judge = memo.judged
+
+            def policy_for(method: str, template: str | None, preflight: bool) -> Policy:
+                return binding.policy(method, template, preflight=preflight)
 
             def policy_of(scope: Scope, method: str, preflight: bool) -> Policy | None:
-                template, generation = resolve(scope)
-                policy = binding.policy(method, template, preflight=preflight)
-                scope[JUDGED_KEY] = (
-                    scope["path"],
-                    scope.get("root_path"),
-                    method,
-                    template,
-                    policy,
-                    generation,
-                )
+                judged = scope[JUDGED_KEY] = judge(scope, method, preflight, policy_for)
+                policy: Policy = judged[4]
                 return policy
 
             for point, resolve_there, top in dispatch_points(router, binding):

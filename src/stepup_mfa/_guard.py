@@ -196,8 +196,10 @@ class Guard:
         # token). Found by the ``Authorization`` line (its tail, then compared whole) and the
         # policy's identity: the memo lives in this process and serves this Guard's one verifier
         # only (shared stores, which need namespaced SHA-256 keys, never see it), so no digest
-        # is paid per request. Bounded like the stores.
+        # is paid per request. Bounded like the stores. Used only while ``self.verifier`` is the
+        # verifier that reached them: an application that replaces it loses the memo.
         self._verdicts: dict[tuple[str, int], _Verdict] | None = None
+        self._jwt_verifier: JWTVerifier | None = None
         self._verdict_lock = threading.Lock()
         if (
             dpop is None
@@ -207,7 +209,7 @@ class Guard:
             and type(verifier).store_key is JWTVerifier.store_key
         ):
             self._verdicts = {}
-            self._jwt_verifier: JWTVerifier = verifier
+            self._jwt_verifier = verifier
         self._next_refresh_check = float("-inf")
         #: Whether requests must look at the key refresh at all (see :meth:`_due_refresh`).
         self._refreshes = (
@@ -326,12 +328,18 @@ class Guard:
         query string and no form body (the shape :meth:`check` remembers verdicts for). A hit
         costs one dictionary lookup and the comparison of the time with the verdict's
         precomputed deadlines. Everything else takes the full path: no memo (DPoP, a verifier
-        other than :class:`JWTVerifier`), an ``on_decision`` hook or an ``observer`` (they see
-        every decision with its request), ``require_https`` (the scheme is judged there), a
+        other than :class:`JWTVerifier`, or one that replaced the verifier the verdicts were
+        reached with), an ``on_decision`` hook or an ``observer`` (they see every decision with
+        its request), ``require_https`` (the scheme is judged there), a
         key-refresh check that is due, a verdict past a deadline or a key set that changed.
         """
         verdicts = self._verdicts
-        if verdicts is None or self._decided is not None or self.require_https:
+        if (
+            verdicts is None
+            or self.verifier is not self._jwt_verifier  # replaced: not its verdicts
+            or self._decided is not None
+            or self.require_https
+        ):
             return None
         verdict = verdicts.get((authorization[-_KEY_TAIL:], id(policy)))
         if verdict is None or verdict[6] != authorization:
@@ -486,6 +494,8 @@ class Guard:
             # so it already passed every syntax check. Anything but a hit (a miss, or a refusal
             # that might stem from bad syntax) takes the full path below, which checks in order.
             verdicts = self._verdicts
+            if verdicts is not None and self.verifier is not self._jwt_verifier:
+                verdicts = None  # the verifier was replaced: its verdicts are not this one's
             if verdicts is not None:
                 key = (lines[0][-_KEY_TAIL:], id(policy))
                 verdict = verdicts.get(key)
@@ -522,8 +532,10 @@ class Guard:
         self, key: tuple[str, int], line: str, policy: Policy, decision: Allowed, now: float
     ) -> None:
         """Keep an Allowed decision for a token seen before until its earliest deadline."""
+        verifier = self._jwt_verifier
+        assert verifier is not None  # verdicts exist only with it
         try:
-            basis = self._jwt_verifier.cached_until(line[7:], now)
+            basis = verifier.cached_until(line[7:], now)
         except Exception:
             return
         if basis is None or (basis[0] is not decision.principal and basis[0] != decision.principal):

@@ -461,11 +461,6 @@ def test_recall_many_threads_never_store_a_verdict_under_the_wrong_key(
 # -- a Guard whose verifier was replaced -----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: Guard.verifier replaced at run time; remembered verdicts of the old verifier "
-    "still admit tokens the new one refuses",
-)
 def test_recall_replacing_the_guards_verifier_forgets_the_old_verdicts(
     make: Any, issuer: FakeIssuer
 ) -> None:

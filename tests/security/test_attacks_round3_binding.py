@@ -259,3 +259,72 @@ def test_binding_an_inner_rewrite_to_an_unknown_path_falls_to_the_default(
         weak = client.get("/pub", headers=password)
     assert anonymous.status_code == 401 and anonymous.text != "admin"
     not_admin(weak)
+
+
+# -- a mount replaced after start-up --
+
+
+class SubRewrite:
+    """Inside a mounted sub-app: ``/x/open`` is sent to ``/x/admin/1``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/x/open":
+            scope = dict(scope, path="/x/admin/1", raw_path=b"/x/admin/1")
+        await self.app(scope, receive, send)
+
+
+def _sub_app(rewrite: bool) -> Starlette:
+    from starlette.middleware import Middleware
+
+    return Starlette(
+        routes=[
+            StarletteRoute("/open", named("open")),
+            StarletteRoute("/admin/{id}", named("admin")),
+        ],
+        middleware=[Middleware(SubRewrite)] if rewrite else [],
+    )
+
+
+MOUNT_TABLE = RouteTable(
+    [Route("GET", "/x/open", AUTH), Route("GET", "/x/admin/{id}", MFA)], default=AUTH
+)
+
+
+def test_binding_a_rewriting_sub_app_mounted_at_start_up_is_judged_again(
+    guard: Guard, password: dict[str, str]
+) -> None:
+    """Control for the hole below: the same rewriting sub-app, mounted before start-up, gets a
+    dispatch check of its own and the password token is refused at the MFA handler (BIND-1)."""
+    app = Starlette(routes=[Mount("/x", app=_sub_app(rewrite=True))])
+    app.add_middleware(StepUpMiddleware, guard=guard, routes=MOUNT_TABLE)
+    with TestClient(app) as client:
+        answer = client.get("/x/open", headers=password)
+    assert answer.status_code == 401
+    not_admin(answer)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: a Mount replaced after start-up by a sub-app whose middleware rewrites the "
+    "path gets no dispatch check; the MFA handler runs for a token admitted for another route",
+)
+def test_binding_a_mount_replaced_after_start_up_by_a_rewriting_sub_app(
+    guard: Guard, password: dict[str, str]
+) -> None:
+    """Attack: the app swaps ``Mount("/x", app=...)`` at run time for a sub-app whose own
+    middleware rewrites ``/x/open`` to ``/x/admin/1``. The route memory notices the new mount
+    and resolves ``/x/open`` (authenticated) correctly, but dispatch checks are installed only
+    at start-up (``dispatch_points`` in ``StepUpMiddleware._bind``), so nothing judges the
+    rewritten request at the sub-app's router: the MFA handler runs for a password token
+    (BIND-1). The same app mounted before start-up is refused (the control above)."""
+    app = Starlette(routes=[Mount("/x", app=_sub_app(rewrite=False))])
+    app.add_middleware(StepUpMiddleware, guard=guard, routes=MOUNT_TABLE)
+    with TestClient(app) as client:
+        for _ in range(3):
+            assert client.get("/x/open", headers=password).text == "open"
+        app.router.routes[0] = Mount("/x", app=_sub_app(rewrite=True))
+        answer = client.get("/x/open", headers=password)
+    not_admin(answer)

@@ -698,8 +698,12 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None, help="seconds for the memory part")
     parser.add_argument("--local-maxsize", type=int, default=None)
     parser.add_argument("--max-growth-kib", type=int, default=16 * 1024)
-    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--redis-port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--memory-child",
+        action="store_true",
+        help="only the in-process memory part, against --redis-port; JSON out",
+    )
+    parser.add_argument("--redis-port", type=int, default=0, help="a running redis-server")
     args = parser.parse_args()
     smoke = args.smoke
     defaults = {"duration": 10.0 if smoke else 60.0, "outage": 2.5 if smoke else 6.0,

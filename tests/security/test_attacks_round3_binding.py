@@ -328,3 +328,70 @@ def test_binding_a_mount_replaced_after_start_up_by_a_rewriting_sub_app(
         app.router.routes[0] = Mount("/x", app=_sub_app(rewrite=True))
         answer = client.get("/x/open", headers=password)
     not_admin(answer)
+
+
+# -- the WSGI middleware over a werkzeug map: a rule added after start-up --
+
+
+def _werkzeug_app(url_map: Any) -> Any:
+    from werkzeug.wrappers import Response
+
+    def app(environ: Any, start_response: Any) -> Any:
+        endpoint, _ = url_map.bind_to_environ(environ).match()
+        return Response(endpoint)(environ, start_response)
+
+    return app
+
+
+WSGI_TABLE = RouteTable(
+    [Route("GET", "/open", AUTH), Route("GET", "/admin/<id>", MFA)], default=AUTH
+)
+
+
+def test_binding_wsgi_a_map_with_the_mfa_endpoint_under_an_unlisted_rule_fails_at_start_up(
+    guard: Guard,
+) -> None:
+    """Control for the hole below: the same map, complete before the first request, is refused
+    (the same-handler rule, BIND-5)."""
+    from werkzeug.routing import Map, Rule
+    from werkzeug.test import Client
+
+    from stepup_mfa import ConfigurationError
+    from stepup_mfa.adapters.wsgi import StepUpWSGIMiddleware
+
+    rules = [Rule("/open", endpoint="open"), Rule("/admin/<id>", endpoint="admin")]
+    url_map = Map([*rules, Rule("/staff/<id>", endpoint="admin")])
+    middleware = StepUpWSGIMiddleware(
+        _werkzeug_app(url_map), guard=guard, routes=WSGI_TABLE, url_map=url_map
+    )
+    with pytest.raises(ConfigurationError, match="run one handler"):
+        Client(middleware).get("/open")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: a werkzeug rule added after start-up that runs the MFA endpoint under an "
+    "unlisted path gets the default policy (the WSGI middleware binds the table once)",
+)
+def test_binding_wsgi_a_rule_for_the_mfa_endpoint_added_after_start_up(
+    guard: Guard, password: dict[str, str]
+) -> None:
+    """Attack: ``url_map.add(Rule("/staff/<id>", endpoint="admin"))`` after the first request;
+    the WSGI middleware matches the new rule but judges it by the table's default (the table
+    was bound once, in ``StepUpWSGIMiddleware._bind``), so the MFA endpoint answers a password
+    token (BIND-2, BIND-5)."""
+    from werkzeug.routing import Map, Rule
+    from werkzeug.test import Client
+
+    from stepup_mfa.adapters.wsgi import StepUpWSGIMiddleware
+
+    url_map = Map([Rule("/open", endpoint="open"), Rule("/admin/<id>", endpoint="admin")])
+    middleware = StepUpWSGIMiddleware(
+        _werkzeug_app(url_map), guard=guard, routes=WSGI_TABLE, url_map=url_map
+    )
+    client = Client(middleware)
+    assert client.get("/admin/1", headers=password).status_code == 401
+    url_map.add(Rule("/staff/<id>", endpoint="admin"))
+    answer = client.get("/staff/1", headers=password)
+    assert answer.status_code == 401
+    assert answer.get_data() != b"admin"

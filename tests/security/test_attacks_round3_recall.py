@@ -473,3 +473,51 @@ def test_recall_replacing_the_guards_verifier_forgets_the_old_verdicts(
     guard.verifier = JWTVerifier(issuer.issuer, OTHER_AUDIENCE, allow_insecure_http=True)
     assert guard.recall(line, MFA_60) is None
     assert not guard.check(view(line), MFA_60).allowed
+
+
+def test_recall_many_asyncio_tasks_through_the_middleware_never_mix_principals(
+    make: Any, issuer: FakeIssuer
+) -> None:
+    """Attack: 240 concurrent requests on one event loop through the ASGI middleware, 12
+    tokens (half password, half MFA, each its own subject) on an authenticated and an MFA
+    route; each answer must name the token's own subject, and no password token may reach
+    the MFA route, whether its verdict was verified, cached or recalled (PERF-1)."""
+    import asyncio
+
+    guard = make()
+    app = table_app(guard, TABLE)
+    names = [f"user-{n}" for n in range(12)]
+    lines = {
+        name: "Bearer "
+        + (
+            issuer.tokens.mfa_token(subject=name)
+            if n % 2
+            else issuer.tokens.password_token(subject=name)
+        )
+        for n, name in enumerate(names)
+    }
+
+    async def one(client: httpx.AsyncClient, name: str, path: str) -> str | None:
+        answer = await client.get(path, headers={"Authorization": lines[name]})
+        mfa = int(name.rsplit("-", 1)[1]) % 2 == 1
+        if answer.status_code == 200:
+            if answer.text != name:
+                return f"{name} on {path} answered as {answer.text}"
+            if path == "/admin" and not mfa:
+                return f"password token {name} reached {path}"
+            return None
+        if path == "/open" or mfa:
+            return f"{name} refused on {path}: {answer.status_code}"
+        return None
+
+    async def run() -> list[str | None]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            await one(client, names[0], "/open")  # the key set, fetched once
+            jobs = [
+                one(client, names[(n * 7) % 12], "/admin" if n % 3 else "/open") for n in range(240)
+            ]
+            return await asyncio.gather(*jobs)
+
+    problems = [problem for problem in asyncio.run(run()) if problem is not None]
+    assert problems == []

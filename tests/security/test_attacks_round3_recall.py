@@ -521,3 +521,46 @@ def test_recall_many_asyncio_tasks_through_the_middleware_never_mix_principals(
 
     problems = [problem for problem in asyncio.run(run()) if problem is not None]
     assert problems == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: past the JWKS max-age no refresh is made for cached/remembered tokens, so a "
+    "key withdrawn from the JWKS keeps admitting them for stale_keys_grace (1 h) while the "
+    "JWKS is reachable",
+)
+@pytest.mark.parametrize("refresh_ahead", [None, 30.0])
+def test_recall_a_withdrawn_key_is_noticed_once_the_jwks_max_age_has_passed(
+    issuer: FakeIssuer, clock: FrozenClock, made: list[Guard], refresh_ahead: float | None
+) -> None:
+    """Attack: the authorization server withdraws a (compromised) signing key; only tokens
+    seen before keep arriving. Once the key set's max-age (60 s here) has passed, the keys must
+    be fetched again (R8414-2, K1: "after their max-age they are refreshed";
+    ``stale_keys_grace`` is documented as serving "while the JWKS cannot be fetched") and the
+    token refused. Today neither the verifier's cache (``JWTVerifier.cached`` checks only
+    ``usable_until``) nor the Guard's background refresh (only *before* ``fresh_until``)
+    fetches, so the remembered verdict, whose deadline is ``usable_until``, admits the token
+    for the whole grace with the JWKS reachable."""
+    verifier = JWTVerifier(
+        issuer.issuer,
+        AUDIENCE,
+        allow_insecure_http=True,
+        jwks_min_age=60,
+        jwks_default_age=60,
+        stale_keys_grace=3600,
+    )
+    guard = Guard(verifier, clock=clock, refresh_ahead=refresh_ahead)
+    made.append(guard)
+    line = "Bearer " + issuer.tokens.mfa_token(expires_in=7200)
+    warm(guard, line, OPEN)
+    issuer.rotate_keys(keep_previous=False)
+    clock.advance(120)  # past the max-age, well inside the grace
+    admitted = True
+    deadline = time.monotonic() + 3  # a bounded wait for a background refresh, if any
+    while admitted and time.monotonic() < deadline:
+        clock.advance(1)
+        decision = guard.check(view(line), OPEN)
+        admitted = decision.allowed
+        time.sleep(0.05)
+    assert not admitted
+    assert decision.error.code == "invalid_token"  # refused for its key, not its age

@@ -817,11 +817,15 @@ def settings_from(args: Any, env: Mapping[str, str]) -> tuple[StepUpSettings, bo
 
 def routes_from(args: Any, settings: StepUpSettings) -> tuple[JudgedRoute, ...]:
     """``--routes FILE`` (every entry and the default), else ``--policy`` specs, else the seed."""
+    import os
     import tomllib
 
     from .routes import _policy, read_toml
 
     if args.routes:
+        if not os.path.isfile(args.routes):
+            # the value itself is not repeated: a token given where the path belongs would show
+            raise ConfigurationError("--routes: no such file (the value given is not repeated)")
         data = read_toml(args.routes, "the route table")
         defined = data.get("policies", {})
         extra = {

@@ -8,20 +8,53 @@ that fills a sub-parser and one handler that returns an exit status.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 if TYPE_CHECKING:
     from .devidp import DevIdP
 
 Handler = Callable[[argparse.Namespace], int]
 
+_INVALID_VALUE = re.compile(r"(invalid (?:[\w ]+ )?(?:choice|value)): (?:'[^']*'|\"[^\"]*\"|\S+)")
+#: What an option name looks like (every option of this command is long); tokens are longer.
+_OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]{0,30}")
+
+
+def without_values(message: str) -> str:
+    """An argparse error message that repeats none of the values it was given.
+
+    Values typed on the command line may be secrets: ``stepup-mfa doctor`` takes an access token,
+    and a token starting with ``-`` or one that lands as a flag's value would otherwise be printed
+    back in the usage error ("unrecognized arguments: ...", "invalid choice: '...'"). Option names
+    are kept, so the message still says what went wrong.
+    """
+    message = _INVALID_VALUE.sub(r"\1 (the value is not repeated here)", message)
+    head, marker, rest = message.partition("unrecognized arguments: ")
+    if not marker:
+        return message
+    words = rest.split(" ")
+    shown = [word.split("=", 1)[0] for word in words if _OPTION_LIKE.fullmatch(word.split("=")[0])]
+    hidden = len(words) - len(shown)
+    if hidden:
+        shown.append(f"({hidden} value{'s' if hidden > 1 else ''} not repeated here)")
+    return head + marker + " ".join(shown)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors never echo a value (:func:`without_values`)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {without_values(message)}\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="stepup-mfa",
         description="Demand fresh MFA on high-value API endpoints (RFC 9470 step-up).",
     )

@@ -221,11 +221,6 @@ def test_doctor_a_bound_route_refuses_a_plain_token(
     assert [route["accepted"] for route in report["routes"]] == [False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: argparse usage errors echo the token (a token starting with '-', or a token "
-    "taken as a flag's value) on stderr",
-)
 @pytest.mark.parametrize(
     "argv",
     [

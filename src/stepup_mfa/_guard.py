@@ -541,6 +541,8 @@ class Guard:
         if basis is None or (basis[0] is not decision.principal and basis[0] != decision.principal):
             return
         principal, until, same_keys = basis
+        if until <= now:
+            return  # past the keys' max-age: every request is judged again until they refresh
         if principal.cnf is not None and "x5t#S256" in principal.cnf:
             return  # admitted for the certificate of this connection only (RFC 8705)
         fresh_until = math.inf

@@ -166,3 +166,38 @@ def test_perf_1_a_due_key_refresh_check_takes_the_full_path(
     assert guard.recall(line, MFA_60) is None
     seen(guard, line, MFA_60, times=1)
     assert guard.recall(line, MFA_60) is not None
+
+
+@pytest.mark.parametrize("refresh_ahead", [None, 30.0])
+def test_perf_1_r8414_2_past_the_jwks_max_age_a_withdrawn_key_is_noticed(
+    make: Any, issuer: FakeIssuer, clock: FrozenClock, refresh_ahead: float | None
+) -> None:
+    """Past the key set's max-age, neither a remembered verdict nor a cached token vouches for
+    itself: the keys are fetched again, and a key withdrawn meanwhile refuses its tokens (the
+    stale keys' grace is for an authorization server that cannot be reached)."""
+    guard = make(refresh_ahead=refresh_ahead)
+    line = "Bearer " + issuer.tokens.mfa_token(expires_in=7200)
+    policy = Policy()
+    seen(guard, line, policy)
+    assert guard.recall(line, policy) is not None
+    issuer.rotate_keys(keep_previous=False)
+    clock.advance(601)  # past the default max-age (600 s): fetched again, the key is gone
+    assert guard.recall(line, policy) is None
+    decision = guard.check(RequestView("GET", "/cats/", (line,)), policy)
+    assert not decision.allowed and decision.error.code == "invalid_token"
+
+
+def test_perf_1_past_the_max_age_an_unreachable_jwks_still_serves_the_grace(
+    make: Any, issuer: FakeIssuer, clock: FrozenClock
+) -> None:
+    """The other side of the rule: when the refresh fails, the last good keys keep serving
+    tokens seen before (stale_keys_grace, R8414-2 fail-soft), with no verdict remembered."""
+    guard = make()
+    line = "Bearer " + issuer.tokens.mfa_token(expires_in=7200)
+    policy = Policy()
+    seen(guard, line, policy)
+    clock.advance(601)
+    issuer.server.fault = "500"
+    for _ in range(3):
+        assert guard.check(RequestView("GET", "/cats/", (line,)), policy).allowed
+        assert guard.recall(line, policy) is None

@@ -523,12 +523,6 @@ def test_recall_many_asyncio_tasks_through_the_middleware_never_mix_principals(
     assert problems == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: past the JWKS max-age no refresh is made for cached/remembered tokens, so a "
-    "key withdrawn from the JWKS keeps admitting them for stale_keys_grace (1 h) while the "
-    "JWKS is reachable",
-)
 @pytest.mark.parametrize("refresh_ahead", [None, 30.0])
 def test_recall_a_withdrawn_key_is_noticed_once_the_jwks_max_age_has_passed(
     issuer: FakeIssuer, clock: FrozenClock, made: list[Guard], refresh_ahead: float | None
@@ -537,10 +531,9 @@ def test_recall_a_withdrawn_key_is_noticed_once_the_jwks_max_age_has_passed(
     seen before keep arriving. Once the key set's max-age (60 s here) has passed, the keys must
     be fetched again (R8414-2, K1: "after their max-age they are refreshed";
     ``stale_keys_grace`` is documented as serving "while the JWKS cannot be fetched") and the
-    token refused. Today neither the verifier's cache (``JWTVerifier.cached`` checks only
-    ``usable_until``) nor the Guard's background refresh (only *before* ``fresh_until``)
-    fetches, so the remembered verdict, whose deadline is ``usable_until``, admits the token
-    for the whole grace with the JWKS reachable."""
+    token refused. (It was a hole: ``JWTVerifier.cached`` checked only ``usable_until`` and the
+    verdict's deadline was ``usable_until``; now a hit needs keys the flow would use without
+    fetching, and verdicts end at ``fresh_until``.)"""
     verifier = JWTVerifier(
         issuer.issuer,
         AUDIENCE,

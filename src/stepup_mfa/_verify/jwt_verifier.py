@@ -357,9 +357,11 @@ class JWTVerifier:
     ) -> Principal | None:
         """The principal of a ``token`` verified before, re-judged at ``now``; None on a miss.
 
-        A hit is a store lookup, a check that the signing key is still published (and the key
-        set not too old to trust), and the time checks (``exp``/``nbf`` with leeway), so caching
-        never extends a token's life. ``max_cache_age`` is ignored: a verified signature does
+        A hit is a store lookup, a check that the signing key is still published in a key set
+        the verification flow would use without fetching (within its max-age, or past it only
+        while a refresh runs or a failed one waits for its retry, and never past the grace),
+        and the time checks (``exp``/``nbf`` with leeway), so caching never extends a token's
+        life, nor a withdrawn key's. ``max_cache_age`` is ignored: a verified signature does
         not go stale, only its key can disappear, which is checked.
         """
         cache = self._cache
@@ -379,6 +381,12 @@ class JWTVerifier:
             or not key_set.has_key(entry.kid, entry.thumbprint)
         ):
             cache.discard(key)
+            return None
+        if now >= state.fresh_until and plan_keys(state, now) is not Plan.USE:
+            # Past their max-age the keys are fetched again before they vouch for anything
+            # (R8414-2): a miss, so the full path fetches them (and a key withdrawn meanwhile
+            # refuses the token); stale keys serve only while a refresh runs or a failed one
+            # waits for its retry, as in the flow.
             return None
         # OIDC-4: an auth_time that was ahead of our clock counts as the moment of verification.
         principal = settle_auth_time(entry.principal, entry.verified_at)
@@ -400,7 +408,7 @@ class JWTVerifier:
         lookup.
 
         Returns the principal, the moment the hit would end by time alone (``exp`` + leeway, or
-        the key set's trust horizon ``usable_until``, whichever is first; exclusive) and a check
+        the key set's max-age ``fresh_until``, whichever is first; exclusive) and a check
         that the key set the hit relied on is still the current one (a refresh or a rotation
         replaces the state whole, so identity is exact). ``nbf``, ``iat`` and ``auth_time`` are
         bounded by ``now + leeway`` only, so once they pass they stay passed as time goes on.
@@ -415,7 +423,9 @@ class JWTVerifier:
         state = issuer_keys.state
         if state.key_set is None or not state.key_set.has_key(entry.kid, entry.thumbprint):
             return None
-        until = min(principal.expires_at + self._leeway, state.usable_until)
+        # Until the keys' max-age: past it, each hit depends on a refresh running or a failed
+        # one's retry pause (cached), which no deadline fixed now can follow.
+        until = min(principal.expires_at + self._leeway, state.fresh_until)
 
         def same_keys() -> bool:
             return issuer_keys.state is state

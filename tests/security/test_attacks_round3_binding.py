@@ -143,11 +143,6 @@ def _admin_endpoint(app: Starlette) -> Any:
     raise AssertionError("no /admin/{id} route")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: a route added after start-up that runs a listed handler under an unlisted "
-    "template gets the default policy; start-up refuses the same app (same-handler rule)",
-)
 @pytest.mark.parametrize("template", ["/admin/{id:path}", "/{section}/{id}", "/staff/{id}"])
 def test_binding_the_mfa_handler_added_under_another_template_after_start_up(
     guard: Guard, password: dict[str, str], template: str
@@ -155,15 +150,17 @@ def test_binding_the_mfa_handler_added_under_another_template_after_start_up(
     """Attack: after start-up, the MFA handler itself is also routed under a template the table
     does not list (``app.router.routes.insert``/``add_route`` at run time). At start-up the
     library refuses exactly this app ("the routes ... run one handler, but ... is not listed
-    and would run it under the default policy"); at run time the route memory re-resolves
-    the request but the table is not bound again, so the handler runs under the default
-    (authenticated) policy for a password token (BIND-1, BIND-5)."""
+    and would run it under the default policy"). Was a hole (the table was bound once, so the
+    handler ran under the default policy); now the routes are bound again on the change and,
+    refused as at start-up, every request fails closed with 503 (BIND-1, BIND-5, BIND-12)."""
     app = base_app(guard)
     with TestClient(app) as client:
         warm(client, password)
         app.router.routes.insert(0, StarletteRoute(template, _admin_endpoint(app)))
         target = "/admin/1" if template.startswith(("/admin", "/{")) else "/staff/1"
-        not_admin(client.get(target, headers=password))
+        answer = client.get(target, headers=password)
+    assert answer.status_code == 503  # fail closed: the table no longer fits the routes
+    assert answer.text != "admin", "the MFA handler ran for a password token"
 
 
 def test_binding_a_catch_all_added_after_start_up_gets_the_default_policy(
@@ -306,20 +303,16 @@ def test_binding_a_rewriting_sub_app_mounted_at_start_up_is_judged_again(
     not_admin(answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: a Mount replaced after start-up by a sub-app whose middleware rewrites the "
-    "path gets no dispatch check; the MFA handler runs for a token admitted for another route",
-)
 def test_binding_a_mount_replaced_after_start_up_by_a_rewriting_sub_app(
     guard: Guard, password: dict[str, str]
 ) -> None:
     """Attack: the app swaps ``Mount("/x", app=...)`` at run time for a sub-app whose own
     middleware rewrites ``/x/open`` to ``/x/admin/1``. The route memory notices the new mount
-    and resolves ``/x/open`` (authenticated) correctly, but dispatch checks are installed only
-    at start-up (``dispatch_points`` in ``StepUpMiddleware._bind``), so nothing judges the
-    rewritten request at the sub-app's router: the MFA handler runs for a password token
-    (BIND-1). The same app mounted before start-up is refused (the control above)."""
+    and resolves ``/x/open`` (authenticated) correctly. Was a hole (dispatch checks were
+    installed only at start-up, so nothing judged the rewritten request at the sub-app's
+    router); now the routes are bound again on the change, dispatch checks included, and the
+    MFA handler's policy refuses the password token (BIND-1, BIND-12). The same app mounted
+    before start-up is refused (the control above)."""
     app = Starlette(routes=[Mount("/x", app=_sub_app(rewrite=False))])
     app.add_middleware(StepUpMiddleware, guard=guard, routes=MOUNT_TABLE)
     with TestClient(app) as client:
@@ -368,18 +361,14 @@ def test_binding_wsgi_a_map_with_the_mfa_endpoint_under_an_unlisted_rule_fails_a
         Client(middleware).get("/open")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: a werkzeug rule added after start-up that runs the MFA endpoint under an "
-    "unlisted path gets the default policy (the WSGI middleware binds the table once)",
-)
 def test_binding_wsgi_a_rule_for_the_mfa_endpoint_added_after_start_up(
     guard: Guard, password: dict[str, str]
 ) -> None:
-    """Attack: ``url_map.add(Rule("/staff/<id>", endpoint="admin"))`` after the first request;
-    the WSGI middleware matches the new rule but judges it by the table's default (the table
-    was bound once, in ``StepUpWSGIMiddleware._bind``), so the MFA endpoint answers a password
-    token (BIND-2, BIND-5)."""
+    """Attack: ``url_map.add(Rule("/staff/<id>", endpoint="admin"))`` after the first request.
+    Was a hole (the table was bound once, in ``StepUpWSGIMiddleware._bind``, so the new rule
+    met the table's default and the MFA endpoint answered a password token); now the changed
+    map is bound again and, refused as on the first request (the control above), every request
+    fails closed with 503 (BIND-2, BIND-5, BIND-12)."""
     from werkzeug.routing import Map, Rule
     from werkzeug.test import Client
 
@@ -393,5 +382,5 @@ def test_binding_wsgi_a_rule_for_the_mfa_endpoint_added_after_start_up(
     assert client.get("/admin/1", headers=password).status_code == 401
     url_map.add(Rule("/staff/<id>", endpoint="admin"))
     answer = client.get("/staff/1", headers=password)
-    assert answer.status_code == 401
+    assert answer.status_code == 503  # fail closed: the table no longer fits the map
     assert answer.get_data() != b"admin"

@@ -8,17 +8,19 @@ An adapter turns its framework's request into a :class:`~stepup_mfa.RequestView`
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .._core.credentials import RequestView
 from .._core.decision import Allowed, Refused, deny
-from .._core.errors import ConfigurationError, InvalidRequest, StepUpError
+from .._core.errors import ConfigurationError, InvalidRequest, StepUpError, VerifierUnavailable
 from .._core.paths import NON_CANONICAL_PATH, non_canonical_reason
 from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
+from .._observe import log_fields
 from .._verify.mtls import MutualTLS
 from ..routes import RouteTable
 
@@ -175,6 +177,36 @@ def refuse(guard: Guard, error: StepUpError) -> Refused:
 def non_canonical(guard: Guard) -> Refused:
     """BIND-3: the refusal of a path a raw app's router could read differently."""
     return refuse(guard, InvalidRequest(NON_CANONICAL_PATH))
+
+
+#: The description a request refused for routes the table no longer fits gets (the cause stays
+#: in the log: it names the routes).
+ROUTES_UNBOUND = "The service's routes are misconfigured; try again later"
+
+logger = logging.getLogger("stepup_mfa")
+
+
+class RoutesUnbound(Exception):
+    """Raised where a policy is asked for while the app's routes are ones the route table was
+    refused for (BIND-12); caught by the adapter, which answers with its ``refusal``."""
+
+    def __init__(self, refusal: Refused) -> None:
+        super().__init__(refusal.error.code)
+        self.refusal = refusal
+
+
+def routes_unbound(guard: Guard, error: ConfigurationError) -> Refused:
+    """BIND-12: the app's routes changed after start-up into routes the table does not fit (the
+    ``error`` start-up would have raised). Logged once here; every request is then refused with
+    503 (fail closed) until the routes change again, never judged by the old binding or the
+    table's default."""
+    logger.error(
+        "stepup-mfa refuses every request (503) until the routes change again: the app's "
+        "routes changed after start-up and the route table no longer fits them: %s",
+        error,
+        extra=log_fields("routes_unbound", status=503, cause=str(error)),
+    )
+    return refuse(guard, VerifierUnavailable(ROUTES_UNBOUND, cause=str(error)))
 
 
 def refusal_for(guard: Guard, decision: Refused, accept: str | None, method: str) -> Denial:

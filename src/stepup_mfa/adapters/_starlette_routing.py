@@ -98,17 +98,23 @@ class RouteMemo:
     The memory is bounded (emptied when full), so a flood of distinct paths costs nothing but
     misses. Routes mutated in place (a route's regex or methods reassigned) are not seen:
     Starlette itself offers no way to do that.
+
+    ``on_change`` is called on every such change, after the new survey and before anything is
+    resolved under the new routes (the middleware binds its route table again there, BIND-12),
+    so no answer computed from the new routes is ever given under what was bound for the old.
     """
 
-    __slots__ = ("_generation", "_memory", "_plain", "_router", "_watched")
+    __slots__ = ("_generation", "_memory", "_on_change", "_plain", "_router", "_watched")
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, on_change: Callable[[], None] | None = None) -> None:
         self._router = router
         self._watched: tuple[_Watched, ...] = ()
         self._plain = False
         self._generation = 0
         self._memory: dict[tuple[Any, ...], Any] = {}
+        self._on_change: Callable[[], None] | None = None
         self._survey()
+        self._on_change = on_change
 
     def _survey(self) -> None:
         watched: list[_Watched] = []
@@ -118,6 +124,9 @@ class RouteMemo:
         self._plain = plain
         self._memory = {}  # replaced, not cleared: a resolution under the old routes in flight
         # elsewhere can only land in the dictionary that is being dropped
+        on_change = self._on_change
+        if on_change is not None:
+            on_change()
 
     def _unchanged(self) -> bool:
         for holder, attribute, held, identities in self._watched:
@@ -369,27 +378,32 @@ def dispatch_points(
     before that router sees them (so the scope may have been rewritten), with how to find the
     dispatched template from there.
 
-    A router already checked for another ``owner`` (one app, or one mounted sub-app, guarded by
-    two route tables) is a :class:`~stepup_mfa.ConfigurationError`: its check could only judge
-    by one of them.
+    Each router is listed once (the first place it is reached), and is then marked as checked
+    for ``owner``; asked again for the same ``owner`` (the routes changed after start-up), the
+    routers it already checks are listed again with where they are now, so a check can follow
+    its router. A router already checked for another ``owner`` (one app, or one mounted
+    sub-app, guarded by two route tables) is a :class:`~stepup_mfa.ConfigurationError`: its
+    check could only judge by one of them.
     """
     points: list[tuple[Router, Callable[[Any], str | None], bool]] = []
-    if _claim(router, owner):
+    seen: set[int] = set()
+    if _claim(router, owner, seen):
         points.append((router, template_resolver(router), True))
-    _inner_points(router.routes, "", points, owner)
+    _inner_points(router.routes, "", points, owner, seen)
     return points
 
 
-def _claim(router: Router, owner: object) -> bool:
-    """Mark ``router`` as checked for ``owner``; ``False`` if it already is."""
-    known = getattr(router, _CHECKED, None)
-    if known is owner:
+def _claim(router: Router, owner: object, seen: set[int]) -> bool:
+    """Mark ``router`` as checked for ``owner``; ``False`` if it is already listed (``seen``)."""
+    if id(router) in seen:
         return False
-    if known is not None:
+    known = getattr(router, _CHECKED, None)
+    if known is not None and known is not owner:
         raise ConfigurationError(
             "this router is already guarded by another route table (an app or a mounted "
             "sub-app wrapped by two StepUpMiddleware): give each router one table"
         )
+    seen.add(id(router))
     setattr(router, _CHECKED, owner)
     return True
 
@@ -398,7 +412,11 @@ _CHECKED = "_stepup_mfa_dispatch_checked"
 
 
 def _inner_points(
-    routes: Iterable[Any], prefix: str, points: list[tuple[Router, Any, bool]], owner: object
+    routes: Iterable[Any],
+    prefix: str,
+    points: list[tuple[Router, Any, bool]],
+    owner: object,
+    seen: set[int],
 ) -> None:
     for route in routes:
         if not isinstance(route, Mount | Host):
@@ -408,9 +426,9 @@ def _inner_points(
         inner = base.router if isinstance(base, Starlette) else base
         if isinstance(inner, Router):
             rewritable = route.app is not base or isinstance(base, Starlette)
-            if rewritable and _claim(inner, owner):
+            if rewritable and _claim(inner, owner, seen):
                 points.append((inner, _resolver_below(inner, below), False))
-            _inner_points(inner.routes, below, points, owner)
+            _inner_points(inner.routes, below, points, owner, seen)
 
 
 def _resolver_below(router: Router, prefix: str) -> Callable[[Any], str | None]:

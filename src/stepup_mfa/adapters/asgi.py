@@ -11,7 +11,9 @@ Which policy a request meets (architecture rule 10, BIND-1, BIND-3):
   request reaches, with the very ``matches()`` the router runs (through ``Mount``, ``Host`` and
   websocket routes), and looks that route's declared template up in the table. However the path
   is spelt, the policy is the policy of the handler that runs. Every table entry must name a route
-  of the app: checked at lifespan start-up (or on the first request), naming the entry at fault.
+  of the app: checked at lifespan start-up (or on the first request), naming the entry at fault,
+  and again whenever the routes change (:class:`RoutedBinding`; a change the table no longer
+  fits is logged and refused with 503, BIND-12).
 - Around **any other ASGI app** (no router to ask), a path that a router could read differently
   (control characters, ``//``, dot segments, ``%2F``...: :mod:`stepup_mfa._core.paths`) is refused
   with ``400 invalid_request`` before the table is consulted.
@@ -40,6 +42,7 @@ from ..routes import RouteBinding, RouteTable
 from . import _edge
 from ._edge import (
     PRINCIPAL_KEY,
+    RoutesUnbound,
     asgi_view,
     is_preflight,
     middleware_arguments,
@@ -48,6 +51,7 @@ from ._edge import (
     raw_policy,
     refusal_for,
     refuse,
+    routes_unbound,
     scope_scheme,
 )
 
@@ -191,6 +195,74 @@ def _raw_path(scope: Scope) -> str | None:
     return raw.decode("latin-1") if isinstance(raw, bytes) else None
 
 
+class RoutedBinding:
+    """The route table bound to a Starlette router's routes as they are now (BIND-1, BIND-5,
+    BIND-12).
+
+    Bound at start-up (a table that does not fit raises :class:`~stepup_mfa.ConfigurationError`
+    there), and bound again, dispatch checks included, whenever the :class:`RouteMemo` sees the
+    routes change: a route added, removed, replaced or reordered, a mount given another app.
+    New routes the table does not fit (a listed handler also routed under an unlisted template,
+    a route that names nothing...) are refused as start-up would refuse them, but at run time:
+    the error is logged and every request is answered with 503 (fail closed) until the routes
+    change again into ones the table fits; neither the old binding nor the table's default ever
+    judges a request under routes they were not bound to. The change check is the memo's own
+    per-request comparison of route-list identities, so nothing is added to the hot path.
+    """
+
+    __slots__ = ("bound", "guard", "memo", "router", "table")
+
+    def __init__(self, guard: Guard, table: RouteTable, router: Any) -> None:
+        from ._starlette_routing import RouteMemo
+
+        self.guard = guard
+        self.table = table
+        self.router = router
+        #: The binding in force, or the refusal of routes the table does not fit.
+        self.bound: RouteBinding | Refused
+        # The router's own matches(), remembered only while the routes are the ones asked; told
+        # of every change after this first survey.
+        self.memo = RouteMemo(router, on_change=self._rebind)
+        self._bind()  # at start-up a refusal is the ConfigurationError itself
+
+    def policy_for(self, method: str, template: str | None, preflight: bool) -> Policy:
+        """The policy of ``method`` on the route ``template``; raises :class:`RoutesUnbound`
+        while the routes are ones the table does not fit."""
+        bound = self.bound
+        if isinstance(bound, Refused):
+            raise RoutesUnbound(bound)
+        return bound.policy(method, template, preflight=preflight)
+
+    def _bind(self) -> None:
+        from ._starlette_routing import dispatch_points, served_by
+
+        router = self.router
+        served = served_by(router)
+        binding = self.table.bind(served.methods, served.same_handler)
+        points = dispatch_points(router, self)
+        memo = self.memo
+        for point, resolve_there, top in points:
+            shortcut = memo.generation if top else None
+            installed = point.middleware_stack
+            if isinstance(installed, DispatchCheck) and installed.routed is self:
+                installed.resolve = resolve_there  # the router may sit under another prefix now
+                installed.shortcut = shortcut
+            else:
+                point.middleware_stack = DispatchCheck(
+                    installed, self.guard, self, resolve_there, shortcut
+                )
+        self.bound = binding
+
+    def _rebind(self) -> None:
+        """The routes changed (called by the memo before it resolves anything under them)."""
+        try:
+            self._bind()
+        except Exception as error:  # whatever breaks here must fail closed
+            if not isinstance(error, ConfigurationError):
+                error = ConfigurationError(f"the app's routes cannot be read: {error!r}")
+            self.bound = routes_unbound(self.guard, error)
+
+
 class StepUpMiddleware:
     """Checks every HTTP request and websocket against a :class:`RouteTable`.
 
@@ -239,30 +311,16 @@ class StepUpMiddleware:
                 return raw_policy(table, method, route_path(scope), _raw_path(scope), preflight)
 
         else:
-            from ._starlette_routing import RouteMemo, dispatch_points, served_by
-
-            served = served_by(router)
-            binding = table.bind(served.methods, served.same_handler)
-            # The router's own matches(), remembered only while the routes are the ones asked.
-            memo = RouteMemo(router)
-            judge = memo.judged
-
-            def policy_for(method: str, template: str | None, preflight: bool) -> Policy:
-                return binding.policy(method, template, preflight=preflight)
+            # The table is bound to the routes as they are, and again whenever they change
+            # (BIND-12); a refusal at start-up is the ConfigurationError raised here.
+            routed = RoutedBinding(self.guard, table, router)
+            judge = routed.memo.judged
+            policy_for = routed.policy_for
 
             def policy_of(scope: Scope, method: str, preflight: bool) -> Policy | None:
                 judged = scope[JUDGED_KEY] = judge(scope, method, preflight, policy_for)
                 policy: Policy = judged[4]
                 return policy
-
-            for point, resolve_there, top in dispatch_points(router, binding):
-                point.middleware_stack = DispatchCheck(
-                    point.middleware_stack,
-                    self.guard,
-                    binding,
-                    resolve_there,
-                    memo.generation if top else None,
-                )
 
         self._policy_of = policy_of
         return policy_of
@@ -293,7 +351,11 @@ class StepUpMiddleware:
             elif name == b"origin":
                 has_origin = True
         guard = self.guard
-        policy = policy_of(scope, method, is_preflight(method, has_origin, requested_method))
+        try:
+            policy = policy_of(scope, method, is_preflight(method, has_origin, requested_method))
+        except RoutesUnbound as unbound:  # the routes changed and the table no longer fits them
+            await answer_refusal(guard, scope, send, unbound.refusal)
+            return
         if policy is None:
             await answer_refusal(guard, scope, send, non_canonical(guard))
             return
@@ -354,19 +416,20 @@ class DispatchCheck:
     request is resolved again here.
     """
 
-    __slots__ = ("app", "binding", "guard", "resolve", "shortcut")
+    __slots__ = ("app", "guard", "resolve", "routed", "shortcut")
 
     def __init__(
         self,
         app: ASGIApp,
         guard: Guard,
-        binding: RouteBinding,
+        routed: RoutedBinding,
         resolve: Callable[[Scope], str | None],
         shortcut: Callable[[], int | None] | None,
     ) -> None:
         self.app = app
         self.guard = guard
-        self.binding = binding
+        #: Where the binding in force is read, request by request (bound again on a change).
+        self.routed = routed
         self.resolve = resolve
         self.shortcut = shortcut
 
@@ -397,11 +460,15 @@ class DispatchCheck:
         preflight = is_preflight(
             method, has_origin, header(scope, b"access-control-request-method") is not None
         )
-        policy = self.binding.policy(method, template, preflight=preflight)
+        guard = self.guard
+        try:
+            policy = self.routed.policy_for(method, template, preflight)
+        except RoutesUnbound as unbound:
+            await answer_refusal(guard, scope, send, unbound.refusal)
+            return
         if judged is not None and judged[4] == policy:
             await self.app(scope, receive, send)
             return
-        guard = self.guard
         decision = await guard.acheck(asgi_view(scope, route_path(scope), mtls=guard.mtls), policy)
         if not decision.allowed:
             await answer_refusal(guard, scope, send, decision)

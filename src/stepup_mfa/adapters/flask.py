@@ -57,9 +57,15 @@ from .._core.errors import ConfigurationError, StepUpError
 from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
-from ..routes import RouteBinding
 from . import _edge
-from ._edge import environ_is_preflight, principal_in, refusal_for, refuse, wsgi_view
+from ._edge import (
+    RoutesUnbound,
+    environ_is_preflight,
+    principal_in,
+    refusal_for,
+    refuse,
+    wsgi_view,
+)
 from .wsgi import JUDGED_KEY, form_body
 
 if TYPE_CHECKING:
@@ -267,7 +273,9 @@ class FlaskStepUp:
         blueprint.before_request(stepup_mfa_protect)
 
 
-def install_dispatch_check(app: Flask, guard: Guard, binding: RouteBinding) -> None:
+def install_dispatch_check(
+    app: Flask, guard: Guard, policy_for: Callable[[str, str | None, bool], Policy]
+) -> None:
     """Behind :class:`~stepup_mfa.wsgi.StepUpWSGIMiddleware`, make sure the rule and method
     Flask dispatches are the ones the middleware judged (BIND-2).
 
@@ -275,6 +283,9 @@ def install_dispatch_check(app: Flask, guard: Guard, binding: RouteBinding) -> N
     the method; Flask then runs another view than the one predicted. Installed as the app's
     first URL-value preprocessor, the first code Flask runs for a matched request, it judges the
     request again by the rule that runs whenever that rule's policy differs from the one judged.
+    ``policy_for(method, rule, preflight)`` is the middleware's binding in force (bound again
+    when the map changes, BIND-12); while the map is one the table does not fit it raises
+    :class:`~stepup_mfa.adapters._edge.RoutesUnbound`, and the request is refused with its 503.
     """
 
     def stepup_mfa_dispatch_check(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
@@ -285,7 +296,11 @@ def install_dispatch_check(app: Flask, guard: Guard, binding: RouteBinding) -> N
         if judged is not None and judged[0] == rule and judged[1] == method:
             return
         preflight = environ_is_preflight(environ, method)
-        policy = binding.policy(method, rule, preflight=preflight)
+        try:
+            policy = policy_for(method, rule, preflight)
+        except RoutesUnbound as unbound:
+            _admit(guard, unbound.refusal)  # raises the refusal
+            return
         if judged is not None and judged[2] == policy:
             return
         _admit(guard, guard.check(wsgi_view(environ, request.path, mtls=guard.mtls), policy))

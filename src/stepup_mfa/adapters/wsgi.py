@@ -11,7 +11,9 @@ Which policy a request meets (architecture rule 10, BIND-2, BIND-3):
   redirects, host and subdomain matching, ``//`` joined and ``%2F`` decoded by werkzeug all
   included), and looks that rule up in the table. Pass ``url_map=`` for a plain werkzeug app.
   Every table entry must name a rule of the app: checked on the first request, before it is
-  dispatched, naming the entry at fault.
+  dispatched, naming the entry at fault, and again whenever a rule is added
+  (:class:`MappedBinding`; a change the table no longer fits is logged and refused with 503,
+  BIND-12).
 - Around **any other WSGI app**, a path that a router could read differently is refused with
   ``400 invalid_request`` before the table is consulted (:mod:`stepup_mfa._core.paths`).
 
@@ -35,15 +37,16 @@ from werkzeug.routing import Map, MapAdapter, RequestRedirect
 from werkzeug.wsgi import get_input_stream
 
 from .._core.credentials import body_may_carry_token
-from .._core.decision import Decision
+from .._core.decision import Decision, Refused
 from .._core.errors import ConfigurationError, InvalidRequest, RequestTooLarge, StepUpError
 from .._core.policy import Policy
 from .._core.principal import Principal
 from .._guard import Denial, Guard
-from ..routes import RouteTable, ServedMethods, template_key
+from ..routes import RouteBinding, RouteTable, ServedMethods, template_key
 from . import _edge
 from ._edge import (
     PRINCIPAL_KEY,
+    RoutesUnbound,
     environ_is_preflight,
     middleware_arguments,
     non_canonical,
@@ -51,6 +54,7 @@ from ._edge import (
     raw_policy,
     refusal_for,
     refuse,
+    routes_unbound,
     wsgi_view,
 )
 
@@ -195,18 +199,23 @@ class StepUpWSGIMiddleware:
                     return raw_policy(table, method, path, raw_request_path(environ), pre)
 
             else:
-                binding = table.bind(*_served(routing.url_map, routing.views))
+                # Bound to the map as it is, and again whenever it changes (BIND-12).
+                mapped = MappedBinding(self.guard, table, routing)
+                policy_for = mapped.policy_for
+                changed = mapped.changed
 
                 def policy_of(environ: WSGIEnvironment, method: str, pre: bool) -> Policy | None:
                     rule = _rule_of(routing, environ)
-                    policy = binding.policy(method, rule, preflight=pre)
+                    if changed():  # the map changed: bound again, and the rule asked again
+                        rule = _rule_of(routing, environ)
+                    policy = policy_for(method, rule, pre)
                     environ[JUDGED_KEY] = (rule, method, policy)
                     return policy
 
                 if routing.flask_app is not None:
                     from .flask import install_dispatch_check
 
-                    install_dispatch_check(routing.flask_app, self.guard, binding)
+                    install_dispatch_check(routing.flask_app, self.guard, mapped.policy_for)
 
             # R9470-14: the table's acr values against the issuer's (warns, or strict).
             self.guard.check_acr_values(table.policies())
@@ -218,7 +227,11 @@ class StepUpWSGIMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         preflight = environ_is_preflight(environ, method)
         guard = self.guard
-        policy = policy_of(environ, method, preflight)
+        try:
+            policy = policy_of(environ, method, preflight)
+        except RoutesUnbound as unbound:  # the map changed and the table no longer fits it
+            denial = refusal_for(guard, unbound.refusal, environ.get("HTTP_ACCEPT"), method)
+            return start_denial(denial, start_response)
         decision: Decision
         extra: _edge.ExtraHeaders = ()
         if policy is None:
@@ -240,6 +253,126 @@ class StepUpWSGIMiddleware:
             return start_denial(denial, start_response)
         environ[PRINCIPAL_KEY] = decision.principal
         return self.app(environ, _edge.starting_with(start_response, extra))
+
+
+class _Additions:
+    """How many times ``add`` was called on one werkzeug ``Map`` (counted by a wrapper)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_ADDITIONS = "_stepup_mfa_additions"
+
+
+def _count_additions(url_map: Map) -> _Additions | None:
+    """Count the calls of ``url_map.add`` (Flask's ``add_url_rule`` included) from now on, with a
+    wrapper set on the instance; ``None`` if the map does not allow it."""
+    known = getattr(url_map, _ADDITIONS, None)
+    if isinstance(known, _Additions):
+        return known
+    additions = _Additions()
+    add = url_map.add
+
+    def counted_add(rulefactory: Any) -> None:
+        # Counted before and after: a request that sees the map mid-change binds it again, and
+        # so does the next one, once the change is complete.
+        additions.count += 1
+        try:
+            add(rulefactory)
+        finally:
+            additions.count += 1
+
+    try:
+        url_map.add = counted_add  # type: ignore[method-assign]
+        setattr(url_map, _ADDITIONS, additions)
+    except (AttributeError, TypeError):  # pragma: no cover - a map with slots
+        return None
+    return additions
+
+
+_NO_VIEWS: Mapping[str, object] = {}
+
+
+class MappedBinding:
+    """The route table bound to a werkzeug ``Map`` as it is now (BIND-2, BIND-5, BIND-12).
+
+    Bound on the first request (a table that does not fit raises
+    :class:`~stepup_mfa.ConfigurationError` there), and bound again whenever the map changes
+    after that: a rule added (``url_map.add``, which Flask's ``add_url_rule`` calls too), or
+    for Flask a view registered. :meth:`changed` is asked on every request and costs two
+    integer comparisons: the calls of ``url_map.add`` are counted by a wrapper set on the map
+    (werkzeug offers no way to remove or replace a rule), and the views of a Flask app are
+    counted. A map that cannot be wrapped is compared rule by rule. New rules the table does
+    not fit are refused as the first request would refuse them, but at run time: the error is
+    logged and every request is answered with 503 (fail closed) until the map changes again
+    into one the table fits; neither the old binding nor the table's default ever judges a
+    request under rules they were not bound to.
+    """
+
+    __slots__ = (
+        "_additions",
+        "_lock",
+        "_seen",
+        "_views",
+        "bound",
+        "guard",
+        "routing",
+        "table",
+    )
+
+    def __init__(self, guard: Guard, table: RouteTable, routing: _Routing) -> None:
+        self.guard = guard
+        self.table = table
+        self.routing = routing
+        self._lock = threading.Lock()
+        self._views = routing.views if routing.flask_app is not None else _NO_VIEWS
+        self._additions = _count_additions(routing.url_map)
+        self._seen = self._version()
+        #: The binding in force, or the refusal of rules the table does not fit.
+        self.bound: RouteBinding | Refused = table.bind(*_served(routing.url_map, routing.views))
+
+    def _version(self) -> tuple[object, ...]:
+        """What tells this map's rules (and Flask's views) from any it had before."""
+        additions = self._additions
+        if additions is None:  # pragma: no cover - every rule, one by one
+            return (len(self._views), *self.routing.url_map.iter_rules())
+        return len(self._views), additions.count
+
+    def changed(self) -> bool:
+        """Whether the map changed since it was bound; if so, it is bound again first."""
+        additions = self._additions
+        seen = self._seen
+        if additions is not None and additions.count == seen[1] and len(self._views) == seen[0]:
+            return False
+        with self._lock:
+            version = self._version()
+            if len(version) == len(self._seen) and all(
+                a is b or a == b for a, b in zip(version, self._seen, strict=True)
+            ):
+                return False
+            self._rebind()
+            self._seen = version
+        return True
+
+    def _rebind(self) -> None:
+        routing = self.routing
+        try:
+            self.bound = self.table.bind(*_served(routing.url_map, routing.views))
+        except Exception as error:  # whatever breaks here must fail closed
+            if not isinstance(error, ConfigurationError):
+                error = ConfigurationError(f"the app's rules cannot be read: {error!r}")
+            self.bound = routes_unbound(self.guard, error)
+
+    def policy_for(self, method: str, rule: str | None, preflight: bool) -> Policy:
+        """The policy of ``method`` on ``rule``; raises :class:`RoutesUnbound` while the rules
+        are ones the table does not fit."""
+        bound = self.bound
+        if isinstance(bound, Refused):
+            raise RoutesUnbound(bound)
+        return bound.policy(method, rule, preflight=preflight)
 
 
 def _routing_of(app: Any, url_map: Map | None) -> _Routing | None:

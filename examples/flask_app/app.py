@@ -17,7 +17,7 @@ import os
 
 from flask import Flask
 
-from stepup_mfa import AUTHENTICATED, Guard, StepUpSettings
+from stepup_mfa import AUTHENTICATED, ConfigurationError, Guard, StepUpSettings
 from stepup_mfa.integrations.flask import FlaskStepUp, current_principal
 
 # Development defaults, visible on purpose: with a STEPUP_* variable unset, the app trusts the
@@ -38,7 +38,19 @@ SERVED_URL = f"http://127.0.0.1:{PORT}"
 def create_app(settings: StepUpSettings | None = None) -> Flask:
     settings = settings or StepUpSettings.from_env(defaults=DEVELOPMENT_DEFAULTS)
     mfa = settings.mfa_policy(name="mfa-recent")
-    guard = Guard(settings.verifier(), realm="catsdogs", dpop=settings.dpop(SERVED_URL))
+    guard = Guard(
+        settings.verifier(),
+        realm="catsdogs",
+        dpop=settings.dpop(SERVED_URL),
+        strict_acr=settings.strict_acr,
+    )
+    # R9470-14 for decorators: the issuer must list the acr value (a warning, or with
+    # STEPUP_STRICT_ACR=1 an error now); route tables are checked by the middlewares themselves.
+    try:
+        guard.check_acr_values([mfa])
+    except ConfigurationError:
+        guard.close()
+        raise
     stepup = FlaskStepUp(guard)
     app = Flask(__name__)
     stepup.init_app(app)

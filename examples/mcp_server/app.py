@@ -83,7 +83,12 @@ def create_app(settings: StepUpSettings | None = None, *, host: str = "127.0.0.1
         allow_insecure_http=settings.allow_insecure_http
         or settings.issuer.startswith("http://127.0.0.1:"),
     )
-    guard = Guard(settings.verifier(), realm="bank", resource_metadata=metadata.url)
+    guard = Guard(
+        settings.verifier(),
+        realm="bank",
+        resource_metadata=metadata.url,
+        strict_acr=settings.strict_acr,
+    )
     server = create_server()
     return McpStepUpMiddleware(
         server.streamable_http_app(host=host),

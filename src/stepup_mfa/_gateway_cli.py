@@ -120,7 +120,7 @@ def _build(
             )
         names[field] = name
     settings = StepUpSettings.from_env(env)
-    guard = Guard(settings.verifier(), realm=args.realm)
+    guard = Guard(settings.verifier(), realm=args.realm, strict_acr=settings.strict_acr)
     routes = RouteTable.from_toml(args.routes, cors_preflight=not args.judge_preflights)
     app = ForwardAuthGateway(
         guard=guard,

@@ -68,7 +68,12 @@ def create_app(settings: StepUpSettings | None = None) -> Starlette:
     routes = RouteTable.from_toml(
         POLICY_FILE, policies={"mfa-recent": settings.mfa_policy(name="mfa-recent")}
     )
-    guard = Guard(settings.verifier(), realm="catsdogs", dpop=settings.dpop(SERVED_URL))
+    guard = Guard(
+        settings.verifier(),
+        realm="catsdogs",
+        dpop=settings.dpop(SERVED_URL),
+        strict_acr=settings.strict_acr,
+    )
     return Starlette(
         routes=[Route("/", index), Route("/dogs/", dogs), Route("/cats/", cats)],
         middleware=[Middleware(StepUpMiddleware, guard=guard, routes=routes)],

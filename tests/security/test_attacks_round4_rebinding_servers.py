@@ -1,0 +1,169 @@
+"""Round 4 attacks on re-binding (BIND-12) over real servers on 127.0.0.1: uvicorn with the
+ASGI middleware around Starlette, gunicorn (threaded workers) with the WSGI middleware around
+Flask (round4_rebinding_apps.py), a real JWT verifier and a fake issuer on the real clock.
+
+A request with a password token is judged, then held before the app routes it; meanwhile a
+second connection changes the routes so that the MFA handler also runs under the held
+request's path, unlisted (routes the table no longer fits). The held request must then be
+refused with 503 and never reach the MFA handler; requests after the change get 503 too. A
+hole is marked ``xfail(strict=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from stepup_mfa.testing import FakeIssuer
+
+HERE = Path(__file__).parent
+AUDIENCE = "https://api.example.com"
+#: server -> (the held request's path, the command line after the interpreter)
+SERVERS = {
+    "uvicorn": (
+        "/x",
+        [
+            *("-m", "uvicorn", "--factory", "round4_rebinding_apps:asgi_app"),
+            *("--host", "127.0.0.1", "--log-level", "warning", "--port"),
+        ],
+    ),
+    "gunicorn": (
+        "/staff/1",
+        [
+            *("-m", "gunicorn", "round4_rebinding_apps:wsgi_app()", "--threads", "4"),
+            "--bind",
+        ],
+    ),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def raw(port: int, target: str, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
+    """One GET written byte for byte; the status and the body (read to the close)."""
+    lines = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[FakeIssuer]:
+    with FakeIssuer(AUDIENCE, clock=time.time) as issuer:
+        yield issuer
+
+
+@contextmanager
+def _serve(server: str, issuer: FakeIssuer) -> Iterator[int]:
+    port = _free_port()
+    args = SERVERS[server][1]
+    where = str(port) if server == "uvicorn" else f"127.0.0.1:{port}"
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", ""), os.getcwd()]),
+        ROUND4_ISSUER=issuer.issuer,
+        ROUND4_AUDIENCE=AUDIENCE,
+    )
+    process = subprocess.Popen(
+        [sys.executable, *args, where],
+        cwd=HERE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, f"{server} exited"
+            try:
+                raw(port, "/open", [])
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"{server} did not start"
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _held_then_flipped(port: int, path: str, password: str) -> tuple[tuple[int, bytes], ...]:
+    """The held request, the flip, and a request after the flip."""
+    line = [("Authorization", password)]
+    assert raw(port, "/open", line) == (200, b"open")
+    held: list[tuple[int, bytes]] = []
+    thread = threading.Thread(target=lambda: held.append(raw(port, path, [*line, ("X-Hold", "1")])))
+    thread.start()
+    flip = raw(port, "/flip", [])
+    thread.join(30)
+    after = raw(port, path, line)
+    return held[0], flip, after
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        pytest.param(
+            "uvicorn",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="HOLE: a request judged before a route change the table no longer fits "
+                "passes DispatchCheck's same-template shortcut to the MFA handler (asgi.py)",
+            ),
+        ),
+        pytest.param(
+            "gunicorn",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="HOLE: Flask's dispatch check judges a rule added in flight by the stale "
+                "binding, never asking MappedBinding.changed() (flask.install_dispatch_check)",
+            ),
+        ),
+    ],
+)
+def test_bind_12_server_a_request_in_flight_across_a_route_change_never_reaches_mfa(
+    server: str, issuer: FakeIssuer
+) -> None:
+    """BIND-12, BIND-1: the held request (password token) must not get the MFA handler; 503."""
+    path = SERVERS[server][0]
+    with _serve(server, issuer) as port:
+        held, _, _ = _held_then_flipped(port, path, "Bearer " + issuer.tokens.password_token())
+        assert held[1] != b"admin"
+        assert held[0] == 503
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_bind_12_server_requests_after_the_route_change_are_refused_503(
+    server: str, issuer: FakeIssuer
+) -> None:
+    """BIND-12: once the routes the table no longer fits are seen, the held path and the
+    anonymous ``/flip`` get 503 (fail closed), never the MFA handler."""
+    path = SERVERS[server][0]
+    with _serve(server, issuer) as port:
+        _, flip, after = _held_then_flipped(port, path, "Bearer " + issuer.tokens.password_token())
+        assert flip == (200, b"flip")
+        assert after[0] == 503
+        assert raw(port, "/flip", [])[0] == 503

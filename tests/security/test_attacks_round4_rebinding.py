@@ -212,6 +212,54 @@ def test_bind_12_asgi_route_inserted_in_flight_before_the_judged_one_meets_its_p
     assert answer.status_code in {401, 403}
 
 
+PREFLIGHT = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+
+
+def options_route() -> Any:
+    async def endpoint(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("open-options")
+
+    return StarletteRoute("/open", endpoint, methods=["GET", "OPTIONS"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: DispatchCheck's same-template shortcut keeps a policy judged under the old "
+    "binding: a preflight judged anonymous reaches a handler that now serves OPTIONS (asgi.py)",
+)
+def test_bind_12_asgi_route_gaining_options_in_flight_judges_the_preflight_again(
+    guard: Guard,
+) -> None:
+    """BIND-12, BIND-1: a CORS preflight to ``/open`` (no handler answers OPTIONS: anonymous)
+    is judged; before dispatch ``/open`` is replaced by a route whose handler serves OPTIONS
+    itself, so the new binding judges the preflight as any request (a token): no token, no
+    handler."""
+    change: list[Callable[[], None]] = []
+    app = guarded(guard, change)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        routes = app.router.routes
+        i = index_of(routes, "/open")
+        change.append(lambda: routes.__setitem__(i, options_route()))
+        answer = client.options("/open", headers=PREFLIGHT)
+    assert answer.text != "open-options"
+    assert answer.status_code == 401
+
+
+def test_bind_12_asgi_route_gaining_options_between_requests_judges_the_preflight_again(
+    guard: Guard,
+) -> None:
+    """BIND-12: the same change made before the preflight arrives: the new binding asks for a
+    token (401), the handler does not run."""
+    app = guarded(guard)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.options("/open", headers=PREFLIGHT).status_code == 405
+        routes = app.router.routes
+        routes[index_of(routes, "/open")] = options_route()
+        answer = client.options("/open", headers=PREFLIGHT)
+    assert answer.text != "open-options"
+    assert answer.status_code == 401
+
+
 # -- ASGI: routes changed between requests ----------------------------------------------------
 
 

@@ -24,6 +24,7 @@ its principal in ``environ["stepup_mfa.principal"]``.
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import threading
@@ -166,7 +167,7 @@ class StepUpWSGIMiddleware:
     ``Map`` to route with when ``app`` is not a Flask app (or its ``wsgi_app``).
     """
 
-    __slots__ = ("_lock", "_policy_of", "_routing", "app", "guard", "routes")
+    __slots__ = ("_lock", "_memo", "_policy_of", "_routing", "app", "guard", "routes")
 
     def __init__(
         self,
@@ -182,6 +183,8 @@ class StepUpWSGIMiddleware:
         self.routes = routes
         self._routing = _routing_of(app, url_map)
         self._policy_of: PolicyOf | None = None
+        #: What remembers the rule each request reaches (a werkzeug map only; from binding on).
+        self._memo: RuleMemo | None = None
         self._lock = threading.Lock()
 
     def _bind(self) -> PolicyOf:
@@ -199,16 +202,14 @@ class StepUpWSGIMiddleware:
                     return raw_policy(table, method, path, raw_request_path(environ), pre)
 
             else:
-                # Bound to the map as it is, and again whenever it changes (BIND-12).
+                # Bound to the map as it is, and again whenever it changes (BIND-12); the rule
+                # each request reaches remembered while the map is plain (RuleMemo).
                 mapped = MappedBinding(self.guard, table, routing)
-                policy_for = mapped.policy_for
-                changed = mapped.changed
+                self._memo = memo = RuleMemo(mapped)
+                judged = memo.judged
 
                 def policy_of(environ: WSGIEnvironment, method: str, pre: bool) -> Policy | None:
-                    rule = _rule_of(routing, environ)
-                    if changed():  # the map changed: bound again, and the rule asked again
-                        rule = _rule_of(routing, environ)
-                    policy = policy_for(method, rule, pre)
+                    rule, policy = judged(environ, method, pre)
                     environ[JUDGED_KEY] = (rule, method, policy)
                     return policy
 
@@ -319,6 +320,7 @@ class MappedBinding:
         "_views",
         "bound",
         "guard",
+        "on_change",
         "routing",
         "table",
     )
@@ -333,6 +335,9 @@ class MappedBinding:
         self._seen = self._version()
         #: The binding in force, or the refusal of rules the table does not fit.
         self.bound: RouteBinding | Refused = table.bind(*_served(routing.url_map, routing.views))
+        #: Called after each new binding, under the lock, before any request can see the new
+        #: version as the one in force (:class:`RuleMemo` forgets what it remembered there).
+        self.on_change: Callable[[], None] | None = None
 
     def _version(self) -> tuple[object, ...]:
         """What tells this map's rules (and Flask's views) from any it had before."""
@@ -354,6 +359,9 @@ class MappedBinding:
             ):
                 return False
             self._rebind()
+            on_change = self.on_change
+            if on_change is not None:
+                on_change()
             self._seen = version
         return True
 
@@ -373,6 +381,211 @@ class MappedBinding:
         if isinstance(bound, Refused):
             raise RoutesUnbound(bound)
         return bound.policy(method, rule, preflight=preflight)
+
+
+#: How many requests' judgements a :class:`RuleMemo` keeps (emptied when full).
+MAX_REMEMBERED_RULES = 1024
+
+#: Every environ value ``Map.bind_to_environ`` and ``MapAdapter.match`` read to find the rule
+#: (Flask's ``create_url_adapter`` reads the same ones, through ``get_host``): the method, the
+#: path and the script name, the host (``Host``, or the server's name and port) and the scheme,
+#: and whether it is a WebSocket upgrade. ``QUERY_STRING`` only goes into a redirect's URL:
+#: a redirect dispatches no rule whatever the query.
+_MATCH_INPUTS = (
+    "REQUEST_METHOD",
+    "PATH_INFO",
+    "SCRIPT_NAME",
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "wsgi.url_scheme",
+    "HTTP_CONNECTION",
+    "HTTP_UPGRADE",
+)
+
+
+def _builtin_converters() -> tuple[type[Any], ...]:
+    from werkzeug.routing.converters import DEFAULT_CONVERTERS
+
+    return tuple(set(DEFAULT_CONVERTERS.values()))
+
+
+_BUILTIN_CONVERTERS = _builtin_converters()
+
+
+class RuleMemo:
+    """The rule each request reaches and its policy, remembered while that is exact (PERF-1).
+
+    Asking the app's URL adapter (``create_url_adapter`` and ``match``) is most of what the
+    middleware costs per request. A judgement, ``(rule, policy)``, is remembered per the exact
+    environ values werkzeug reads to find the rule (``_MATCH_INPUTS``: method, ``PATH_INFO``,
+    ``SCRIPT_NAME``, host, scheme, WebSocket upgrade) and whether it is a CORS preflight, and
+    only while the map is *plain*:
+
+    - a werkzeug ``Map`` of its own class, every rule a plain ``Rule`` with werkzeug's built-in
+      converters only (a custom converter's ``to_python`` may read anything, or change), no
+      callable ``redirect_to``; for Flask, ``Flask.create_url_adapter`` itself and a request
+      class that does not replace ``__init__``;
+    - the map's rules unchanged: every request first asks :meth:`MappedBinding.changed`, and a
+      change (a rule added, a view registered) replaces the memory inside the binding's lock,
+      before any request can see the new map as the one in force, and surveys the map again;
+    - the settings ``match`` reads unchanged (``merge_slashes``, ``redirect_defaults``,
+      ``host_matching``, ``default_subdomain``; Flask's ``SERVER_NAME``, ``TRUSTED_HOSTS``,
+      ``subdomain_matching``, ``url_map``, ``request_class``), compared on every request.
+
+    Host and subdomain matching need nothing more: the host is part of the key. Requests no rule
+    runs for (404, 405, a redirect, an untrusted host) are remembered as ``None``, which is what
+    asking again would answer; any other exception is raised as before and nothing is kept.
+    Rules mutated in place (their methods reassigned) are not seen, as werkzeug itself does not
+    recompile them. Flask's dispatch check (``install_dispatch_check`` in
+    :mod:`stepup_mfa.adapters.flask`) still compares the rule Flask runs with the one judged, so
+    an inner middleware that rewrites the path, method or host is judged again there.
+    """
+
+    __slots__ = ("_limit", "_mapped", "_memory", "_plain", "_settings")
+
+    def __init__(self, mapped: MappedBinding) -> None:
+        self._mapped = mapped
+        self._limit = MAX_REMEMBERED_RULES
+        self._memory: dict[tuple[Any, ...], tuple[str | None, Policy]] = {}
+        self._plain = False
+        self._settings: tuple[Any, ...] = ()
+        self._survey()
+        mapped.on_change = self._survey
+
+    def _survey(self) -> None:
+        routing = self._mapped.routing
+        try:
+            plain = _plain_map(routing)
+        except Exception:  # pragma: no cover - a map that cannot be read is not plain
+            plain = False
+        self._settings = _settings_of(routing, copy=True) if plain else ()
+        self._plain = plain
+        # Replaced, not cleared: a judgement under the old map in flight elsewhere can only
+        # land in the dictionary that is being dropped.
+        self._memory = {}
+
+    @property
+    def plain(self) -> bool:
+        """Whether judgements are remembered for the map as it is now."""
+        return self._plain
+
+    def __len__(self) -> int:
+        """How many judgements are remembered now."""
+        return len(self._memory)
+
+    def judged(
+        self, environ: WSGIEnvironment, method: str, preflight: bool
+    ) -> tuple[str | None, Policy]:
+        """The rule ``environ`` reaches (``None``: none runs) and ``method``'s policy on it;
+        raises :class:`RoutesUnbound` while the map is one the table does not fit."""
+        mapped = self._mapped
+        routing = mapped.routing
+        mapped.changed()  # bound again (and this memory replaced) if the map changed
+        memory = self._memory  # taken before judging: see _survey
+        key: tuple[Any, ...] | None = None
+        if self._plain:
+            if _settings_of(routing, copy=False) != self._settings:
+                self._survey()  # a setting changed: what was remembered may be wrong
+                memory = self._memory
+            if self._plain:
+                key = (preflight, *map(environ.get, _MATCH_INPUTS))
+                try:
+                    remembered = memory.get(key)
+                except TypeError:  # an unhashable value in the environ: not remembered
+                    key = None
+                else:
+                    if remembered is not None and self._memory is memory:
+                        return remembered
+        rule = _rule_of(routing, environ)
+        if mapped.changed():  # the map changed meanwhile: bound again, the rule asked again
+            rule = _rule_of(routing, environ)
+            key = None
+        policy = mapped.policy_for(method, rule, preflight)
+        if key is not None and self._limit > 0:
+            if len(memory) >= self._limit:
+                memory.clear()
+            memory[key] = (rule, policy)
+        return rule, policy
+
+
+def _plain_map(routing: _Routing) -> bool:
+    """Whether the rule a request reaches is a function of ``_MATCH_INPUTS`` and the settings
+    :func:`_settings_of` returns, and nothing else (see :class:`RuleMemo`)."""
+    from werkzeug.routing.matcher import StateMachineMatcher
+    from werkzeug.routing.rules import Rule
+
+    url_map = routing.url_map
+    if type(url_map) is not Map or type(url_map._matcher) is not StateMachineMatcher:
+        return False
+    if any(name in vars(url_map) for name in ("bind", "bind_to_environ", "update")):
+        return False  # a method replaced on the instance (its counted ``add`` is ours)
+    flask_app = routing.flask_app
+    if flask_app is not None:
+        try:
+            from flask import Flask
+            from werkzeug.wrappers import Request
+        except ImportError:  # pragma: no cover - Flask-like but no Flask installed
+            return False
+        request_class = getattr(flask_app, "request_class", None)
+        if (
+            not isinstance(flask_app, Flask)
+            or flask_app.url_map is not url_map
+            or type(flask_app).create_url_adapter is not Flask.create_url_adapter
+            or "create_url_adapter" in vars(flask_app)
+            or not isinstance(request_class, type)
+            or not issubclass(request_class, Request)
+            or request_class.__init__ is not Request.__init__
+            or not isinstance(
+                inspect.getattr_static(request_class, "trusted_hosts", None),
+                list | tuple | set | frozenset | type(None),
+            )
+        ):
+            return False
+    elif routing.adapter_for != url_map.bind_to_environ:
+        return False
+    for rule in url_map.iter_rules():
+        if type(rule) is not Rule or not (
+            rule.redirect_to is None or isinstance(rule.redirect_to, str)
+        ):
+            return False
+        if any(
+            type(converter) not in _BUILTIN_CONVERTERS for converter in rule._converters.values()
+        ):
+            return False
+    return True
+
+
+def _settings_of(routing: _Routing, *, copy: bool) -> tuple[Any, ...]:
+    """The settings the rule a request reaches depends on besides the rules and the request
+    (``copy``: lists copied, so that a list changed in place compares unequal later)."""
+    url_map = routing.url_map
+    settings: tuple[Any, ...] = (
+        url_map._matcher,
+        url_map._matcher.merge_slashes,
+        url_map.redirect_defaults,
+        url_map.host_matching,
+        url_map.default_subdomain,
+    )
+    flask_app = routing.flask_app
+    if flask_app is None:
+        return settings
+    config = flask_app.config
+    trusted = config.get("TRUSTED_HOSTS")
+    request_class = flask_app.request_class
+    class_trusted = request_class.trusted_hosts
+    if copy:
+        trusted = None if trusted is None else list(trusted)
+        class_trusted = None if class_trusted is None else list(class_trusted)
+    return (
+        *settings,
+        flask_app.url_map is url_map,
+        config.get("SERVER_NAME"),
+        trusted,
+        flask_app.subdomain_matching,
+        request_class,
+        class_trusted,
+    )
 
 
 def _routing_of(app: Any, url_map: Map | None) -> _Routing | None:

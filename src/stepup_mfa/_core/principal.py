@@ -20,7 +20,6 @@ from .errors import InvalidToken
 TokenKind = Literal["jwt", "introspection"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_DATES = ("exp", "nbf", "iat", "auth_time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,40 +72,89 @@ class Principal:
         entries (OIDC-8, R8176-2), a non-string ``scope`` (R9068-12). They then satisfy no
         requirement, so a route that needs them challenges instead of allowing.
         """
-        get = claims.get
-        acr = get("acr")
-        amr = get("amr")
-        scope = get("scope")
-        cnf = get("cnf")
-        if cnf is not None and not isinstance(cnf, Mapping):
+        return _build(cls, dict(claims), kind)
+
+    @classmethod
+    def _from_owned_claims(cls, claims: dict[str, Any], kind: TokenKind) -> Principal:
+        """:meth:`from_claims` for a dict nobody else holds (a payload just parsed): the same
+        checks, kept as ``claims`` without another copy."""
+        return _build(cls, claims, kind)
+
+
+_new = object.__new__
+# The slots' own setters: a frozen dataclass refuses setattr, its generated __init__ goes through
+# object.__setattr__ per field; calling the member descriptors directly does the same store at
+# half the cost. _build sets every field (a slot left unset would raise on read; the tests compare
+# it with the generated __init__, field by field).
+_slots = vars(Principal)
+_set_subject = _slots["subject"].__set__
+_set_client_id = _slots["client_id"].__set__
+_set_issuer = _slots["issuer"].__set__
+_set_audience = _slots["audience"].__set__
+_set_scopes = _slots["scopes"].__set__
+_set_expires_at = _slots["expires_at"].__set__
+_set_not_before = _slots["not_before"].__set__
+_set_issued_at = _slots["issued_at"].__set__
+_set_auth_time = _slots["auth_time"].__set__
+_set_acr = _slots["acr"].__set__
+_set_amr = _slots["amr"].__set__
+_set_cnf = _slots["cnf"].__set__
+_set_token_type = _slots["token_type"].__set__
+_set_kind = _slots["kind"].__set__
+_set_claims = _slots["claims"].__set__
+_NO_SCOPES: frozenset[str] = frozenset()
+_NO_EMPTY_SCOPE = frozenset({""})
+
+
+def _build(cls: type[Principal], claims: dict[str, Any], kind: TokenKind) -> Principal:
+    """The one reading of claims into a :class:`Principal` (see :meth:`Principal.from_claims`);
+    ``claims`` becomes the principal's (read-only) ``claims``."""
+    get = claims.get
+    cnf = get("cnf")
+    if cnf is not None:
+        if not isinstance(cnf, Mapping):
             raise InvalidToken("Malformed access token")
-        # In a JWT a NumericDate that is present is a number: "nbf": null is not a missing nbf
-        # (R7519-5; joserfc agrees, found by the differential tests). An introspection answer
-        # comes from the authorization server itself, and some servers write null for a member
-        # they do not set (RFC 7662 members are optional), so there null still reads as absent.
-        if kind == "jwt":
-            for name in _DATES:
-                if name in claims and claims[name] is None:
-                    raise InvalidToken("Malformed access token")
-        return cls(
-            subject=_optional_string(get("sub")),
-            client_id=_optional_string(get("client_id")),
-            issuer=_optional_string(get("iss")),
-            audience=_audience(get("aud")),
-            scopes=frozenset(s for s in scope.split(" ") if s)
-            if isinstance(scope, str)
-            else frozenset(),
-            expires_at=numeric_date(get("exp")),
-            not_before=numeric_date(get("nbf")),
-            issued_at=numeric_date(get("iat")),
-            auth_time=numeric_date(get("auth_time")),
-            acr=acr if isinstance(acr, str) else None,
-            amr=tuple(m for m in amr if isinstance(m, str)) if isinstance(amr, list) else (),
-            cnf=MappingProxyType(dict(cnf)) if cnf is not None else None,
-            token_type=_optional_string(get("token_type")),
-            kind=kind,
-            claims=MappingProxyType(dict(claims)),
-        )
+        cnf = MappingProxyType(dict(cnf))
+    # In a JWT a NumericDate that is present is a number: "nbf": null is not a missing nbf
+    # (R7519-5; joserfc agrees, found by the differential tests). An introspection answer
+    # comes from the authorization server itself, and some servers write null for a member
+    # they do not set (RFC 7662 members are optional), so there null still reads as absent.
+    exp, nbf, iat, auth_time = get("exp"), get("nbf"), get("iat"), get("auth_time")
+    if kind == "jwt" and (
+        (exp is None and "exp" in claims)
+        or (nbf is None and "nbf" in claims)
+        or (iat is None and "iat" in claims)
+        or (auth_time is None and "auth_time" in claims)
+    ):
+        raise InvalidToken("Malformed access token")
+    scope = get("scope")
+    if isinstance(scope, str):
+        scopes = frozenset(scope.split(" "))
+        if "" in scopes:
+            scopes = scopes - _NO_EMPTY_SCOPE
+    else:
+        scopes = _NO_SCOPES
+    acr = get("acr")
+    amr = get("amr")
+    principal = _new(cls)
+    _set_subject(principal, _optional_string(get("sub")))
+    _set_client_id(principal, _optional_string(get("client_id")))
+    _set_issuer(principal, _optional_string(get("iss")))
+    _set_audience(principal, _audience(get("aud")))
+    _set_scopes(principal, scopes)
+    _set_expires_at(principal, numeric_date(exp))
+    _set_not_before(principal, numeric_date(nbf))
+    _set_issued_at(principal, numeric_date(iat))
+    _set_auth_time(principal, numeric_date(auth_time))
+    _set_acr(principal, acr if isinstance(acr, str) else None)
+    _set_amr(
+        principal, tuple([m for m in amr if isinstance(m, str)]) if isinstance(amr, list) else ()
+    )
+    _set_cnf(principal, cnf)
+    _set_token_type(principal, _optional_string(get("token_type")))
+    _set_kind(principal, kind)
+    _set_claims(principal, MappingProxyType(claims))
+    return principal
 
 
 def numeric_date(value: object) -> float | None:

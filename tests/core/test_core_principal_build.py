@@ -1,4 +1,4 @@
-"""PERF-4: the principal's fast construction sets exactly what the dataclass constructor would.
+"""PERF-5: the principal's fast construction sets exactly what the dataclass constructor would.
 
 ``Principal.from_claims`` stores the fields through the slots' setters instead of the generated
 ``__init__``, and the JWT verifier hands over its freshly parsed payload without another copy.
@@ -57,7 +57,7 @@ def _reference_amr(amr: object) -> tuple[str, ...]:
 def test_perf_4_fast_principal_has_every_field_of_the_constructor(
     claims: dict[str, Any], kind: Any
 ) -> None:
-    """PERF-4: every slot is set (reading one never raises), and the constructor with the same
+    """PERF-5: every slot is set (reading one never raises), and the constructor with the same
     values gives an equal principal with the same cnf and claims."""
     try:
         principal = Principal.from_claims(claims, kind)
@@ -73,7 +73,7 @@ def test_perf_4_fast_principal_has_every_field_of_the_constructor(
 
 @given(_claims)
 def test_perf_4_scope_and_amr_read_as_before(claims: dict[str, Any]) -> None:
-    """PERF-4, R9068-12, OIDC-8, R8176-2: scopes split on spaces without empty entries, amr
+    """PERF-5, R9068-12, OIDC-8, R8176-2: scopes split on spaces without empty entries, amr
     keeps its string entries only, as the generator expressions they replace did."""
     try:
         principal = Principal.from_claims(claims, "introspection")
@@ -84,7 +84,7 @@ def test_perf_4_scope_and_amr_read_as_before(claims: dict[str, Any]) -> None:
 
 
 def test_perf_4_from_claims_copies_the_callers_mapping() -> None:
-    """PERF-4: the public constructor still keeps its own copy of the claims."""
+    """PERF-5: the public constructor still keeps its own copy of the claims."""
     claims: dict[str, Any] = {"sub": "u1", "exp": NOW}
     principal = Principal.from_claims(claims)
     claims["sub"] = "someone else"
@@ -92,7 +92,7 @@ def test_perf_4_from_claims_copies_the_callers_mapping() -> None:
 
 
 def test_perf_4_owned_claims_are_kept_read_only_without_a_copy() -> None:
-    """PERF-4: the verifier's parsed payload becomes the principal's claims, read-only."""
+    """PERF-5: the verifier's parsed payload becomes the principal's claims, read-only."""
     payload: dict[str, Any] = {"sub": "u1", "exp": NOW, "cnf": {"jkt": "x"}}
     principal = Principal._from_owned_claims(payload, "jwt")
     assert principal.claims == payload
@@ -101,7 +101,7 @@ def test_perf_4_owned_claims_are_kept_read_only_without_a_copy() -> None:
 
 
 def test_perf_4_fast_principal_is_still_frozen_and_replaceable() -> None:
-    """PERF-4: the fast path yields an ordinary frozen Principal (replace works, setattr fails)."""
+    """PERF-5: the fast path yields an ordinary frozen Principal (replace works, setattr fails)."""
     principal = Principal.from_claims({"sub": "u1", "auth_time": NOW}, "jwt")
     moved = dataclasses.replace(principal, auth_time=NOW - 1)
     assert (moved.subject, moved.auth_time, moved.claims) == ("u1", NOW - 1, principal.claims)

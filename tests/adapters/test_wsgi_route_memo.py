@@ -9,7 +9,7 @@ matches once per request itself, and the middleware adds one only when it asks t
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -48,7 +48,7 @@ def matches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def judging_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+def judging_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """A werkzeug app that answers with the rule the middleware judged the request by."""
     rule = environ[JUDGED_KEY][0]
     return Response(str(rule))(environ, start_response)
@@ -276,8 +276,8 @@ def test_perf_4_flask_trusted_hosts_changed_at_run_time_are_seen(guard: Guard) -
     app = flask_app(guard)
 
     def judged_rule() -> Any:
-        environ = EnvironBuilder(path="/pub", headers={"Host": "evil.example"}).get_environ()
-        b"".join(app.wsgi_app(environ, lambda status, headers, *exc: None))
+        environ = EnvironBuilder(path="/pub", headers=[("Host", "evil.example")]).get_environ()
+        b"".join(app.wsgi_app(environ, ignore_start))
         return environ[JUDGED_KEY][0]
 
     assert [judged_rule(), judged_rule()] == ["/pub", "/pub"]
@@ -285,6 +285,10 @@ def test_perf_4_flask_trusted_hosts_changed_at_run_time_are_seen(guard: Guard) -
     assert [judged_rule(), judged_rule()] == [None, None]
     app.config["TRUSTED_HOSTS"].append("evil.example")  # changed in place
     assert judged_rule() == "/pub"
+
+
+def ignore_start(status: str, headers: Any, exc_info: Any = None) -> Any:
+    return None
 
 
 class Rewriter:
@@ -403,7 +407,7 @@ PROPERTY_TABLE = RouteTable(
 
 
 def property_map(host_matching: bool) -> Map:
-    host = {"host": "a.example"} if host_matching else {}
+    host: dict[str, Any] = {"host": "a.example"} if host_matching else {}
     return Map(
         [
             Rule("/", endpoint="root", **host),
@@ -450,7 +454,11 @@ def run(middleware: StepUpWSGIMiddleware, request: dict[str, Any]) -> tuple[str,
     if request["preflight"]:
         environ.update(HTTP_ORIGIN="https://app.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
     statuses: list[str] = []
-    body = b"".join(middleware(environ, lambda status, headers, *exc: statuses.append(status)))
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+
+    body = b"".join(middleware(environ, start_response))
     judged = environ.get(JUDGED_KEY)
     return statuses[0], judged, body if statuses[0].startswith("2") else None
 

@@ -24,7 +24,6 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from .._core.errors import InvalidToken
 from .strict_json import MalformedJSON, loads_strict_object
@@ -162,9 +161,11 @@ _CURVE_ORDER = {
         "581A0DB248B0A77AECEC196ACCC52973",
         16,
     ),
+    # 521 bits (an earlier spelling had 56 extra bits: r, s >= n then reached OpenSSL, which
+    # refused them too).
     "P-521": int(
-        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
-        "FFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        "01FF" + "FFFFFFFF" * 7 + "FFFFFFFA"
+        "51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
         16,
     ),
 }
@@ -205,26 +206,42 @@ def _ecdsa_check(public_key: ec.EllipticCurvePublicKey, alg: str) -> SignatureCh
     if curve is None or EC_ALGORITHM_FOR_CURVE[curve] != alg:  # R7518-5
         raise ValueError("curve does not match the algorithm")
     size = _COORDINATE_BYTES[curve]
-    order = _CURVE_ORDER[curve]
+    # Fixed-length big-endian strings compare as their numbers do: 0 < r < n is zero < r < n.
+    zero = bytes(size)
+    order = _CURVE_ORDER[curve].to_bytes(size, "big")
     signature_algorithm = ec.ECDSA(_HASHES[alg[2:]])
     verify = public_key.verify
-    from_bytes = int.from_bytes
 
     def check(signing_input: bytes, signature: bytes) -> bool:
         # R7518-4: exactly R||S; DER or any other length fails; r, s in [1, n-1] (A8, A9).
         if len(signature) != 2 * size:
             return False
-        r = from_bytes(signature[:size], "big")
-        s = from_bytes(signature[size:], "big")
-        if not (0 < r < order and 0 < s < order):
+        r = signature[:size]
+        s = signature[size:]
+        if not (zero < r < order and zero < s < order):
             return False
         try:
-            verify(encode_dss_signature(r, s), signing_input, signature_algorithm)
+            verify(der_signature(r, s), signing_input, signature_algorithm)
         except (InvalidSignature, ValueError):
             return False
         return True
 
     return check
+
+
+def _der_integer(value: bytes) -> bytes:
+    value = value.lstrip(b"\x00")
+    if value[0] & 0x80:  # a positive INTEGER whose first bit is set gets a zero byte
+        value = b"\x00" + value
+    return b"\x02" + bytes((len(value),)) + value
+
+
+def der_signature(r: bytes, s: bytes) -> bytes:
+    """The DER ``ECDSA-Sig-Value`` of nonzero big-endian ``r`` and ``s`` (what
+    ``encode_dss_signature`` gives for the same numbers, without the two int conversions)."""
+    body = _der_integer(r) + _der_integer(s)
+    length = len(body)
+    return b"\x30" + (bytes((length,)) if length < 0x80 else b"\x81" + bytes((length,))) + body
 
 
 def _eddsa_check(

@@ -151,12 +151,6 @@ def index_of(routes: Iterable[Any], path: str) -> int:
 # -- ASGI: routes changed while a request is in flight ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: DispatchCheck's 'same template as judged' shortcut admits a request judged "
-    "before a route change the table no longer fits (asgi.py DispatchCheck: ask routed.bound "
-    "first)",
-)
 def test_bind_12_asgi_route_replaced_in_flight_by_the_mfa_handler_is_refused(
     guard: Guard, tokens: TokenFactory
 ) -> None:
@@ -222,11 +216,6 @@ def options_route() -> Any:
     return StarletteRoute("/open", endpoint, methods=["GET", "OPTIONS"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: DispatchCheck's same-template shortcut keeps a policy judged under the old "
-    "binding: a preflight judged anonymous reaches a handler that now serves OPTIONS (asgi.py)",
-)
 def test_bind_12_asgi_route_gaining_options_in_flight_judges_the_preflight_again(
     guard: Guard,
 ) -> None:
@@ -346,11 +335,6 @@ def test_bind_12_asgi_mounted_router_routes_replaced_are_bound_again(
     assert answer.status_code == 503
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: Mount.app reassigned in place (mount.app = Router(...)) is not watched "
-    "(RouteMemo watches _base_app only): old binding admits (_starlette_routing._watch)",
-)
 def test_bind_12_asgi_mount_app_reassigned_in_place_is_bound_again(
     guard: Guard, tokens: TokenFactory
 ) -> None:
@@ -369,11 +353,6 @@ def test_bind_12_asgi_mount_app_reassigned_in_place_is_bound_again(
     assert answer.status_code in {401, 403, 503}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: route.app reassigned in place (an unlisted route now runs the MFA handler) "
-    "is not seen: no re-binding, default policy admits (_starlette_routing._watch)",
-)
 def test_bind_12_asgi_route_app_reassigned_in_place_is_bound_again(
     guard: Guard, tokens: TokenFactory
 ) -> None:
@@ -420,11 +399,6 @@ def test_bind_12_asgi_rebinding_that_raises_a_runtime_error_fails_closed_503(
     assert all("Traceback" not in a.text for a in answers)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: router.routes set to a non-list crashes RouteMemo._watch before the "
-    "re-binding's fail-closed handler (500, not 503; _starlette_routing.RouteMemo._survey)",
-)
 def test_bind_12_asgi_routes_replaced_by_an_unreadable_object_fails_closed_503(
     guard: Guard, tokens: TokenFactory
 ) -> None:

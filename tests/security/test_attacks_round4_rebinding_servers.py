@@ -126,14 +126,7 @@ def _held_then_flipped(port: int, path: str, password: str) -> tuple[tuple[int, 
 @pytest.mark.parametrize(
     "server",
     [
-        pytest.param(
-            "uvicorn",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="HOLE: a request judged before a route change the table no longer fits "
-                "passes DispatchCheck's same-template shortcut to the MFA handler (asgi.py)",
-            ),
-        ),
+        "uvicorn",
         pytest.param(
             "gunicorn",
             marks=pytest.mark.xfail(

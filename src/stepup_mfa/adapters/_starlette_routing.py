@@ -77,11 +77,14 @@ def template_resolver(router: Router) -> Callable[[Any], str | None]:
 
 
 _is = operator.is_
+#: What a route runs (``Route.handle``, ``Mount.handle``... call it).
+_app_of = operator.attrgetter("app")
 #: How many (type, method, root path, path) answers a :class:`RouteMemo` keeps.
 MAX_REMEMBERED_ROUTES = 1024
 
-#: (holder, attribute, the object it held, the identities of its routes or ``None``).
-_Watched = tuple[Any, str, Any, "tuple[Any, ...] | None"]
+#: (holder, attribute, the object it held, the identities of its routes or ``None``, the
+#: identities of those routes' ``app`` or ``None``).
+_Watched = tuple[Any, str, Any, "tuple[Any, ...] | None", "tuple[Any, ...] | None"]
 
 
 class RouteMemo:
@@ -92,51 +95,94 @@ class RouteMemo:
     their ``matches()`` read nothing else), and only while the routes are the very ones they
     were computed with. Every call first compares each route list reachable from the router (its
     own, and those of the routers inside its mounts) with a snapshot of the identities of its
-    routes, and each mount's app with the one it had: a route added, removed, replaced or
-    reordered anywhere, a mount given another app, starts a new memory and surveys the routes
-    again (which may also turn remembering off, say for a ``Host`` route added at run time).
-    The memory is bounded (emptied when full), so a flood of distinct paths costs nothing but
-    misses. Routes mutated in place (a route's regex or methods reassigned) are not seen:
-    Starlette itself offers no way to do that.
+    routes and of what each of them runs (its ``app``: one identity comparison per route, in
+    one C-level pass per list), and each mount's ``_base_app`` with the one it had: a route
+    added, removed, replaced or reordered anywhere, a route's or a mount's ``app`` reassigned in
+    place (what its ``handle()`` calls, so what runs), starts a new memory and surveys the
+    routes again (which may also turn remembering off, say for a ``Host`` route added at run
+    time). The memory is bounded (emptied when full), so a flood of distinct paths costs
+    nothing but misses. A route's ``endpoint`` is what the binding reads, not what runs: it is
+    read again with every change, and the binding also matches routes by their ``app``, so an
+    ``app`` taken from another route is seen even with the old ``endpoint`` left in place.
+    Other in-place mutations (a route's regex or methods reassigned) are not seen: Starlette
+    itself offers no way to do that.
+
+    Routes that cannot be read (``router.routes = None``, a route whose attributes raise) fail
+    closed: the survey hands the error to ``on_change`` (the middleware refuses every request
+    with 503, logged once) and nothing is resolved until the routes change again.
 
     ``on_change`` is called on every such change, after the new survey and before anything is
     resolved under the new routes (the middleware binds its route table again there, BIND-12),
     so no answer computed from the new routes is ever given under what was bound for the old.
+    It gets the exception that made the survey fail, or ``None``.
     """
 
-    __slots__ = ("_generation", "_memory", "_on_change", "_plain", "_router", "_watched")
+    __slots__ = (
+        "_broken",
+        "_generation",
+        "_memory",
+        "_on_change",
+        "_plain",
+        "_router",
+        "_watched",
+    )
 
-    def __init__(self, router: Router, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, router: Router, on_change: Callable[[Exception | None], None] | None = None
+    ) -> None:
         self._router = router
         self._watched: tuple[_Watched, ...] = ()
         self._plain = False
+        #: Why the routes could not be read at the last survey, or ``None``.
+        self._broken: Exception | None = None
         self._generation = 0
         self._memory: dict[tuple[Any, ...], Any] = {}
-        self._on_change: Callable[[], None] | None = None
+        self._on_change: Callable[[Exception | None], None] | None = None
         self._survey()
+        if self._broken is not None:
+            raise ConfigurationError(f"the app's routes cannot be read: {self._broken!r}")
         self._on_change = on_change
 
     def _survey(self) -> None:
         watched: list[_Watched] = []
-        plain = _watch(self._router, watched)
+        broken: Exception | None = None
+        try:
+            plain = _watch(self._router, watched)
+        except Exception as error:  # unreadable routes fail closed (on_change), never a 500
+            plain, broken = False, error
         self._watched = tuple(watched)
         self._generation += 1
         self._plain = plain
+        self._broken = broken
         self._memory = {}  # replaced, not cleared: a resolution under the old routes in flight
         # elsewhere can only land in the dictionary that is being dropped
         on_change = self._on_change
         if on_change is not None:
-            on_change()
+            on_change(broken)
 
     def _unchanged(self) -> bool:
-        for holder, attribute, held, identities in self._watched:
-            current = getattr(holder, attribute, None)
-            if current is not held or (
-                identities is not None
-                and (len(current) != len(identities) or not all(map(_is, current, identities)))
-            ):
-                return False
+        try:
+            for holder, attribute, held, identities, apps in self._watched:
+                current = getattr(holder, attribute, None)
+                if current is not held or (
+                    identities is not None
+                    and (
+                        len(current) != len(identities)
+                        or not all(map(_is, current, identities))
+                        or (apps is not None and not all(map(_is, map(_app_of, current), apps)))
+                    )
+                ):
+                    return False
+        except Exception:  # something no longer reads as it did: survey again
+            return False
         return True
+
+    def version(self) -> int:
+        """Which routes these are, right now, plain or not: a number that changes whenever the
+        routes change (the dispatch check compares it with the judgement's, BIND-12)."""
+        if not self._unchanged():
+            self._survey()
+        return self._generation
 
     def generation(self) -> int | None:
         """Which routes these are, right now: a number that changes whenever the routes change,
@@ -151,6 +197,8 @@ class RouteMemo:
         if not self._unchanged():
             self._survey()
         memory = self._memory  # taken before resolving: see _survey
+        if self._broken is not None:
+            raise ConfigurationError(f"the app's routes cannot be read: {self._broken!r}")
         if not self._plain:
             return _dispatched(self._router.routes, scope, ""), None
         generation = self._generation
@@ -174,16 +222,23 @@ class RouteMemo:
         policy_for: Callable[[str, str | None, bool], Any],
     ) -> tuple[Any, ...]:
         """What the middleware judges ``scope`` by: ``(path, root path, method, template,
-        policy_for(method, template, preflight), generation)``, remembered whole like a template
-        (``policy_for`` must be a pure function of its arguments, as a route binding's is)."""
+        policy_for(method, template, preflight), generation, version)``, remembered whole like a
+        template (``policy_for`` must be a pure function of its arguments, as a route binding's
+        is). While the routes cannot be read, no route is resolved: ``policy_for`` is asked for
+        no template (the middleware's refuses, as its binding was told by ``on_change``)."""
         if not self._unchanged():
             self._survey()
         memory = self._memory  # taken before resolving: see _survey
         path = scope["path"]
         root_path = scope.get("root_path")
+        version = self._generation
         if not self._plain:
-            template = _dispatched(self._router.routes, scope, "")
-            return path, root_path, method, template, policy_for(method, template, preflight), None
+            if self._broken is not None:
+                template = None
+            else:
+                template = _dispatched(self._router.routes, scope, "")
+            policy = policy_for(method, template, preflight)
+            return path, root_path, method, template, policy, None, version
         key = (scope["type"], scope.get("method"), root_path, path, preflight)
         try:
             judged: tuple[Any, ...] = memory[key]
@@ -192,7 +247,7 @@ class RouteMemo:
             pass
         template = _dispatched(self._router.routes, scope, "")
         policy = policy_for(method, template, preflight)
-        judged = (path, root_path, method, template, policy, self._generation)
+        judged = (path, root_path, method, template, policy, version, version)
         if len(memory) >= MAX_REMEMBERED_ROUTES:
             memory.clear()
         memory[key] = judged
@@ -202,15 +257,23 @@ class RouteMemo:
 def _watch(router: Router, watched: list[_Watched]) -> bool:
     """Record what :class:`RouteMemo` compares for ``router``; whether its routes are plain."""
     routes = router.routes
-    watched.append((router, "routes", routes, tuple(routes)))
+    at = len(watched)
+    # The list's own identity first: routes that cannot be read are still watched for a change.
+    watched.append((router, "routes", routes, None, None))
+    identities = tuple(routes)
+    try:
+        apps: tuple[Any, ...] | None = tuple(map(_app_of, identities))
+    except AttributeError:  # a route kind without an app: its list is still compared
+        apps = None
+    watched[at] = (router, "routes", routes, identities, apps)
     plain = True
-    for route in routes:
+    for route in identities:
         kind = type(route)
         if "matches" in getattr(route, "__dict__", ()):
             plain = False  # a matcher set on the instance: anything may be read
         elif isinstance(route, Mount) and kind.matches is Mount.matches:
             base = getattr(route, "_base_app", None)
-            watched.append((route, "_base_app", base, None))
+            watched.append((route, "_base_app", base, None, None))
             if not isinstance(base, Router) or not _watch(base, watched):
                 plain = False
         elif not (
@@ -329,7 +392,12 @@ class Served:
     methods: dict[str, ServedMethods] = field(default_factory=dict)
     handlers: dict[object, set[str]] = field(default_factory=dict)
 
-    def add(self, template: str, methods: ServedMethods, handler: object) -> None:
+    def add(
+        self, template: str, methods: ServedMethods, handler: object, runs: object = None
+    ) -> None:
+        """Add ``template``, answering ``methods`` with ``handler``; ``runs`` is what the route
+        really calls (its ``app``), also matched across routes: one taken from another route
+        runs that route's handler, whatever ``handler`` still says (BIND-5, BIND-12)."""
         key = template_key(template)
         if key in self.methods:
             known = self.methods[key]
@@ -337,6 +405,8 @@ class Served:
         else:
             self.methods[key] = methods
         self.handlers.setdefault(_handler_identity(handler), set()).add(key)
+        if runs is not None and runs is not handler:
+            self.handlers.setdefault(_handler_identity(runs), set()).add(key)
 
     @property
     def same_handler(self) -> list[set[str]]:
@@ -448,6 +518,29 @@ def _handler_identity(handler: object) -> object:
     return id(handler)
 
 
+def _check_mount(mount: Mount, template: str) -> None:
+    """A mount's routes (``_base_app``, what ``routes`` and the binding read) must be what it
+    runs (``app``, what ``handle()`` calls, through any middleware of its own): ``mount.app``
+    given another router or app in place would run routes the table was never bound to. The
+    chain of ``.app`` attributes from ``app`` must reach ``_base_app``; a chain that ends in
+    something opaque (a middleware that keeps its app elsewhere) cannot be followed and is
+    taken as built; one that reaches another router or app first is refused."""
+    base = getattr(mount, "_base_app", None)
+    node: Any = mount.app
+    for _ in range(_MAX_DEPTH):
+        if node is base:
+            return
+        if node is None or isinstance(node, Router | Starlette):
+            break
+        node = getattr(node, "app", None)
+    if node is None:
+        return
+    raise ConfigurationError(
+        f"the mount {template!r} runs an app that is not the one holding its routes "
+        "(mount.app reassigned?): the route table cannot be bound to what it runs"
+    )
+
+
 def served_by(router: Router) -> Served:
     """Every route template the router serves, its methods and its handler."""
     served = Served()
@@ -469,15 +562,18 @@ def _collect(routes: Iterable[Any], prefix: str, served: Served) -> None:
                     served.add(prefix + path, frozenset(methods) if methods else None, handler)
         elif isinstance(route, Mount | Host):
             below = prefix + route.path if isinstance(route, Mount) else prefix
+            if isinstance(route, Mount):
+                _check_mount(route, below)
             inner_routes = route.routes
             if inner_routes:
                 _collect(inner_routes, below, served)
             else:
                 served.add(below + _ANY_BELOW, None, route.app)
         elif isinstance(route, Route):
-            served.add(prefix + route.path, _route_methods(route), route.endpoint)
+            served.add(prefix + route.path, _route_methods(route), route.endpoint, route.app)
         elif isinstance(route, WebSocketRoute):
-            served.add(prefix + route.path, frozenset({"GET", "HEAD"}), route.endpoint)
+            methods = frozenset({"GET", "HEAD"})
+            served.add(prefix + route.path, methods, route.endpoint, route.app)
         else:
             path = getattr(route, "path", None)
             if isinstance(path, str):

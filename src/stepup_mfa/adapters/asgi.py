@@ -69,7 +69,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 PolicyOf = Callable[[Scope, str, bool], Policy | None]
 
 #: What the middleware judged a request by: (path, root_path, method, template, policy, the
-#: generation of the routes it was resolved with, ``None`` unless they are plain).
+#: generation of the routes it was resolved with, ``None`` unless they are plain, and the
+#: version of those routes, plain or not: ``RouteMemo.version``).
 JUDGED_KEY = "stepup_mfa.judged"
 #: RFC 6455 §7.4.1: 1008, "policy violation", the close code for a refused websocket.
 WS_POLICY_VIOLATION = 1008
@@ -253,9 +254,12 @@ class RoutedBinding:
                 )
         self.bound = binding
 
-    def _rebind(self) -> None:
-        """The routes changed (called by the memo before it resolves anything under them)."""
+    def _rebind(self, unreadable: Exception | None = None) -> None:
+        """The routes changed (called by the memo before it resolves anything under them);
+        ``unreadable`` is why the memo could not even survey them (refused without binding)."""
         try:
+            if unreadable is not None:
+                raise unreadable
             self._bind()
         except Exception as error:  # whatever breaks here must fail closed
             if not isinstance(error, ConfigurationError):
@@ -414,6 +418,12 @@ class DispatchCheck:
     the ones judged skips the work (the common case: nothing rewrote it). Asked on every request:
     a route added, removed or reordered in between, or a route of another kind, means the
     request is resolved again here.
+
+    Routes changed since the judgement (another task or thread changed them while the request
+    was in flight: the memo's :meth:`~stepup_mfa.adapters._starlette_routing.RouteMemo.version`
+    differs) never pass on the judged template alone (BIND-12): the binding in force is asked
+    (503 while the routes are ones the table does not fit), and the request is judged again
+    unless that binding gives the very policy it was judged by.
     """
 
     __slots__ = ("app", "guard", "resolve", "routed", "shortcut")
@@ -452,17 +462,28 @@ class DispatchCheck:
         ):
             await self.app(scope, receive, send)
             return
+        routed = self.routed
+        guard = self.guard
+        version = routed.memo.version()  # a change is bound again here, before resolving
+        bound = routed.bound
+        if isinstance(bound, Refused):  # routes the table does not fit (or cannot read): 503
+            await answer_refusal(guard, scope, send, bound)
+            return
         template = self.resolve(scope)
-        if judged is not None and judged[3] == template and judged[2] == method:
+        if (
+            judged is not None
+            and judged[6] == version  # the same routes: the judged policy is still theirs
+            and judged[3] == template
+            and judged[2] == method
+        ):
             await self.app(scope, receive, send)
             return
         has_origin = header(scope, b"origin") is not None
         preflight = is_preflight(
             method, has_origin, header(scope, b"access-control-request-method") is not None
         )
-        guard = self.guard
         try:
-            policy = self.routed.policy_for(method, template, preflight)
+            policy = routed.policy_for(method, template, preflight)
         except RoutesUnbound as unbound:
             await answer_refusal(guard, scope, send, unbound.refusal)
             return
@@ -474,5 +495,6 @@ class DispatchCheck:
             await answer_refusal(guard, scope, send, decision)
             return
         admit(scope, decision)
-        scope[JUDGED_KEY] = (scope["path"], scope.get("root_path"), method, template, policy, None)
+        judgement = (scope["path"], scope.get("root_path"), method, template, policy, None, version)
+        scope[JUDGED_KEY] = judgement
         await self.app(scope, receive, send)

@@ -482,11 +482,6 @@ def flask_app(guard: Guard) -> Flask:
     return app
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: app.view_functions[endpoint] = other_view keeps the view count: no "
-    "re-binding, the MFA view runs under the default policy (wsgi.MappedBinding._version)",
-)
 def test_bind_12_flask_view_replaced_in_place_is_bound_again(
     guard: Guard, tokens: TokenFactory
 ) -> None:
@@ -502,11 +497,6 @@ def test_bind_12_flask_view_replaced_in_place_is_bound_again(
     assert answer.status_code == 503
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: app.url_map replaced whole is never watched: the binding and the add "
-    "counter stay on the old map while Flask routes by the new (wsgi._routing_of/MappedBinding)",
-)
 def test_bind_12_flask_url_map_replaced_whole_is_bound_again(
     guard: Guard, tokens: TokenFactory
 ) -> None:
@@ -593,11 +583,6 @@ class AddInFlight:
         return self.app(environ, start_response)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: Flask's dispatch check reads the binding without asking MappedBinding."
-    "changed(): a rule added in flight runs under the stale binding (flask.install_dispatch_check)",
-)
 def test_bind_12_flask_rule_added_in_flight_meets_the_new_binding(
     guard: Guard, tokens: TokenFactory
 ) -> None:

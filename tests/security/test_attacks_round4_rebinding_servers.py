@@ -127,14 +127,7 @@ def _held_then_flipped(port: int, path: str, password: str) -> tuple[tuple[int, 
     "server",
     [
         "uvicorn",
-        pytest.param(
-            "gunicorn",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="HOLE: Flask's dispatch check judges a rule added in flight by the stale "
-                "binding, never asking MappedBinding.changed() (flask.install_dispatch_check)",
-            ),
-        ),
+        "gunicorn",
     ],
 )
 def test_bind_12_server_a_request_in_flight_across_a_route_change_never_reaches_mfa(

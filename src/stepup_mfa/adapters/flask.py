@@ -274,7 +274,10 @@ class FlaskStepUp:
 
 
 def install_dispatch_check(
-    app: Flask, guard: Guard, policy_for: Callable[[str, str | None, bool], Policy]
+    app: Flask,
+    guard: Guard,
+    policy_for: Callable[[str, str | None, bool], Policy],
+    changed: Callable[[], bool] = lambda: False,
 ) -> None:
     """Behind :class:`~stepup_mfa.wsgi.StepUpWSGIMiddleware`, make sure the rule and method
     Flask dispatches are the ones the middleware judged (BIND-2).
@@ -286,6 +289,8 @@ def install_dispatch_check(
     ``policy_for(method, rule, preflight)`` is the middleware's binding in force (bound again
     when the map changes, BIND-12); while the map is one the table does not fit it raises
     :class:`~stepup_mfa.adapters._edge.RoutesUnbound`, and the request is refused with its 503.
+    ``changed()`` binds again if the map changed while the request was in flight; the judged
+    policy then counts for nothing and the request is judged by the new binding.
     """
 
     def stepup_mfa_dispatch_check(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
@@ -293,7 +298,8 @@ def install_dispatch_check(
         judged = environ.get(JUDGED_KEY)
         method = request.method
         rule = request.url_rule.rule if request.url_rule is not None else None
-        if judged is not None and judged[0] == rule and judged[1] == method:
+        fresh = not changed()
+        if fresh and judged is not None and judged[0] == rule and judged[1] == method:
             return
         preflight = environ_is_preflight(environ, method)
         try:
@@ -301,7 +307,7 @@ def install_dispatch_check(
         except RoutesUnbound as unbound:
             _admit(guard, unbound.refusal)  # raises the refusal
             return
-        if judged is not None and judged[2] == policy:
+        if fresh and judged is not None and judged[2] == policy:
             return
         _admit(guard, guard.check(wsgi_view(environ, request.path, mtls=guard.mtls), policy))
         environ[JUDGED_KEY] = (rule, method, policy)

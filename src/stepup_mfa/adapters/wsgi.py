@@ -216,7 +216,9 @@ class StepUpWSGIMiddleware:
                 if routing.flask_app is not None:
                     from .flask import install_dispatch_check
 
-                    install_dispatch_check(routing.flask_app, self.guard, mapped.policy_for)
+                    install_dispatch_check(
+                        routing.flask_app, self.guard, mapped.policy_for, mapped.changed
+                    )
 
             # R9470-14: the table's acr values against the issuer's (warns, or strict).
             self.guard.check_acr_values(table.policies())
@@ -297,6 +299,45 @@ def _count_additions(url_map: Map) -> _Additions | None:
 _NO_VIEWS: Mapping[str, object] = {}
 
 
+class _WatchedViews(dict[str, object]):
+    """Flask's ``view_functions``, counting every change (a view replaced keeps the count)."""
+
+    changes = 0
+
+    def __setitem__(self, key: str, value: object) -> None:
+        super().__setitem__(key, value)
+        self.changes += 1
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.changes += 1
+
+    def pop(self, *args: Any) -> Any:
+        self.changes += 1
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, object]:
+        self.changes += 1
+        return super().popitem()
+
+    def setdefault(self, key: str, default: object = None) -> object:
+        self.changes += 1
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.changes += 1
+        super().update(*args, **kwargs)
+
+    def clear(self) -> None:
+        self.changes += 1
+        super().clear()
+
+    def __ior__(self, other: Any) -> _WatchedViews:  # type: ignore[override,misc]
+        self.changes += 1
+        super().__ior__(other)
+        return self
+
+
 class MappedBinding:
     """The route table bound to a werkzeug ``Map`` as it is now (BIND-2, BIND-5, BIND-12).
 
@@ -330,7 +371,10 @@ class MappedBinding:
         self.table = table
         self.routing = routing
         self._lock = threading.Lock()
-        self._views = routing.views if routing.flask_app is not None else _NO_VIEWS
+        self._views: Mapping[str, object] = _NO_VIEWS
+        if routing.flask_app is not None:
+            # Every view registered or replaced counts (``view_functions[name] = view``).
+            self._views = routing.flask_app.view_functions = _WatchedViews(routing.views)
         self._additions = _count_additions(routing.url_map)
         self._seen = self._version()
         #: The binding in force, or the refusal of rules the table does not fit.
@@ -342,17 +386,45 @@ class MappedBinding:
     def _version(self) -> tuple[object, ...]:
         """What tells this map's rules (and Flask's views) from any it had before."""
         additions = self._additions
+        views = self._views
+        changes = views.changes if isinstance(views, _WatchedViews) else len(views)
         if additions is None:  # pragma: no cover - every rule, one by one
-            return (len(self._views), *self.routing.url_map.iter_rules())
-        return len(self._views), additions.count
+            return (changes, *self.routing.url_map.iter_rules())
+        return changes, additions.count
+
+    def _replaced(self) -> bool:
+        """Whether the Flask app's ``url_map`` or ``view_functions`` is another object now."""
+        app = self.routing.flask_app
+        return app is not None and (
+            app.url_map is not self.routing.url_map or app.view_functions is not self._views
+        )
 
     def changed(self) -> bool:
         """Whether the map changed since it was bound; if so, it is bound again first."""
         additions = self._additions
         seen = self._seen
-        if additions is not None and additions.count == seen[1] and len(self._views) == seen[0]:
+        views = self._views
+        if (
+            additions is not None
+            and additions.count == seen[1]
+            and (views.changes if isinstance(views, _WatchedViews) else len(views)) == seen[0]
+            and not self._replaced()
+        ):
             return False
         with self._lock:
+            if self._replaced():
+                # The binding cannot follow a map or a view table swapped for another object
+                # (its additions are not counted): fail closed until the app is restarted.
+                self.bound = routes_unbound(
+                    self.guard,
+                    ConfigurationError(
+                        "app.url_map or app.view_functions was replaced after the first "
+                        "request: the route table cannot follow it; restart the app"
+                    ),
+                )
+                if self.on_change is not None:
+                    self.on_change()
+                return True
             version = self._version()
             if len(version) == len(self._seen) and all(
                 a is b or a == b for a, b in zip(version, self._seen, strict=True)

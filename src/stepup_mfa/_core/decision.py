@@ -308,6 +308,15 @@ def deny(
     return Refused(error.status, error, headers)
 
 
+def _error_pairs(error: AuthError, settings: ChallengeSettings) -> list[tuple[str, str | None]]:
+    """The auth-params that name an error, in the order every scheme's challenge gives them."""
+    return [
+        ("error", error.code),
+        ("error_description", error.description),
+        ("error_uri", settings.error_uri),
+    ]
+
+
 def challenge_for(error: AuthError, settings: ChallengeSettings) -> Challenge:
     """The Bearer challenge for ``error``: realm first, then the error, then its params.
 
@@ -315,11 +324,7 @@ def challenge_for(error: AuthError, settings: ChallengeSettings) -> Challenge:
     """
     pairs: list[tuple[str, str | None]] = [("realm", settings.realm)]
     if error.names_error:
-        pairs += [
-            ("error", error.code),
-            ("error_description", error.description),
-            ("error_uri", settings.error_uri),
-        ]
+        pairs += _error_pairs(error, settings)
     pairs += list(error.params.items())
     pairs.append(("resource_metadata", settings.resource_metadata))
     params: Mapping[str, str] = params_of(pairs)
@@ -334,11 +339,7 @@ def dpop_challenge_for(error: AuthError, settings: ChallengeSettings, realm: boo
     failed, then ``algs``. ``realm`` leads it when it is the only challenge."""
     pairs: list[tuple[str, str | None]] = [("realm", settings.realm if realm else None)]
     if error.names_error:
-        pairs += [
-            ("error", error.code),
-            ("error_description", error.description),
-            ("error_uri", settings.error_uri),
-        ]
+        pairs += _error_pairs(error, settings)
         pairs += list(error.params.items())
     pairs.append(("algs", " ".join(settings.dpop_algs)))
     return Challenge("DPoP", params_of(pairs))

@@ -1,6 +1,10 @@
 """One benchmark command: every row side by side in one run, one markdown table of ratios.
 
-Usage: ``python bench/run.py [--quick] [--rounds N] [--duration S] [--json PATH]``
+Usage: ``python bench/run.py [--quick] [--rounds N] [--duration S] [--json PATH] [--only ROWS]``
+
+``--only`` (comma-separated) runs a subset: server variants (``middleware``, ``flask-extension``,
+... ; the bare row each is divided by comes along), ``h11`` (the pure-Python uvicorn block),
+``in-process`` and ``cold``. Without it every row runs.
 
 - **uvicorn** (1 worker, uvloop and httptools when installed: the issue's headline setup) +
   ``wrk``, 16 connections, a token seen before: bare Starlette, our ASGI middleware, our
@@ -106,6 +110,14 @@ def fast_stack() -> bool:
     return True
 
 
+def pinned_to(cpu: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins a child process to one CPU (Linux, 2 CPUs or more): the server
+    on one, wrk on another, so that the scheduler moving them around is not part of the noise."""
+    if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
 class Server:
     def __init__(self, kind: str, variant: str, env: dict[str, str], fast: bool = True) -> None:
         self.kind, self.variant, self.port = kind, variant, free_port()
@@ -127,7 +139,10 @@ class Server:
                        "-b", bind, "--log-level", "warning", "_servers:wsgi_app()"]  # fmt: skip
             self.key = variant
         self.process = subprocess.Popen(
-            command, env={**env, "BENCH_VARIANT": variant}, stdout=subprocess.DEVNULL
+            command,
+            env={**env, "BENCH_VARIANT": variant},
+            stdout=subprocess.DEVNULL,
+            preexec_fn=pinned_to(1),
         )
         self.url = f"http://{bind}/cats/"
 
@@ -161,11 +176,23 @@ class Server:
             self.process.kill()
 
 
+def base_key(server: Server) -> str:
+    """The row ``server`` is divided by, on the same server stack."""
+    base = BASE_OF.get(server.variant, "flask-bare" if server.kind == "gunicorn" else "bare")
+    return base + ("@h11" if server.key.endswith("@h11") else "")
+
+
+def measure(wrk: str, server: Server, token: str, opaque: str, duration: float) -> float:
+    credential = opaque if server.variant.startswith("introspection") else token
+    connections = 16 if server.kind == "uvicorn" else 4
+    return run_wrk(wrk, server.url, credential, connections, duration)
+
+
 def run_wrk(wrk: str, url: str, token: str, connections: int, duration: float) -> float:
     out = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s",
          "-H", f"Authorization: Bearer {token}", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, preexec_fn=pinned_to(0),
     ).stdout  # fmt: skip
     if "Non-2xx" in out or ("Socket errors" in out and "timeout" in out):
         raise SystemExit(f"wrk against {url} saw errors:\n{out}")
@@ -380,9 +407,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run")
     parser.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated rows: variants, h11, in-process, cold"
+    )
     args = parser.parse_args()
-    rounds = args.rounds or (1 if args.quick else 3)
-    duration = args.duration or (1.0 if args.quick else 5.0)
+    only = set(args.only.split(",")) if args.only else None
+    if only is not None:
+        unknown = only - {*ASGI_VARIANTS, *WSGI_VARIANTS, "h11", "in-process", "cold"}
+        if unknown:
+            parser.error(f"--only: unknown rows {sorted(unknown)}")
+        for _ in range(2):  # the FastAPI row's base is bare FastAPI, whose base is bare
+            only |= {BASE_OF.get(v, "flask-bare" if v in WSGI_VARIANTS else "bare") for v in only}
+
+    def wanted(variant: str) -> bool:
+        return only is None or variant in only
+
+    rounds = args.rounds or (1 if args.quick else 5)
+    duration = args.duration or (1.0 if args.quick else 2.0)
 
     from stepup_mfa.testing import FakeIssuer
 
@@ -397,10 +438,10 @@ def main() -> None:
         os.environ.update(BENCH_ISSUER=issuer.issuer, BENCH_JWKS=env["BENCH_JWKS"])
         fast = fast_stack()
         raw["uvicorn_stack"] = "uvloop + httptools" if fast else "asyncio + h11"
-        servers = [Server("uvicorn", v, env, fast) for v in ASGI_VARIANTS]
-        if fast:
-            servers += [Server("uvicorn", v, env, fast=False) for v in H11_VARIANTS]
-        servers += [Server("gunicorn", v, env) for v in WSGI_VARIANTS]
+        servers = [Server("uvicorn", v, env, fast) for v in ASGI_VARIANTS if wanted(v)]
+        if fast and (only is None or "h11" in only):
+            servers += [Server("uvicorn", v, env, fast=False) for v in H11_VARIANTS if wanted(v)]
+        servers += [Server("gunicorn", v, env) for v in WSGI_VARIANTS if wanted(v)]
         try:
             deadline = time.monotonic() + 60
             for server in servers:
@@ -408,23 +449,34 @@ def main() -> None:
                 credential = opaque if server.variant.startswith("introspection") else token
                 server.check(credential, protected="bare" not in server.variant)
             rps: dict[str, list[float]] = {s.key: [] for s in servers}
-            for _ in range(rounds):  # interleaved: every row once per round
+            paired: dict[str, list[float]] = {}  # each row's base, run just before it
+            as_base: dict[str, list[float]] = {}
+            by_key = {s.key: s for s in servers}
+            for _ in range(rounds):  # interleaved: every row once per round, right after its base
                 for server in servers:
-                    credential = opaque if server.variant.startswith("introspection") else token
-                    connections = 16 if server.kind == "uvicorn" else 4
-                    rps[server.key].append(
-                        run_wrk(wrk, server.url, credential, connections, duration)
-                    )
+                    base = by_key[base_key(server)]
+                    if base is server:
+                        continue
+                    before = measure(wrk, base, token, opaque, duration)
+                    as_base.setdefault(base.key, []).append(before)
+                    paired.setdefault(server.key, []).append(before)
+                    rps[server.key].append(measure(wrk, server, token, opaque, duration))
         finally:
             for server in servers:
                 server.stop()
-        raw["requests_per_second"] = {k: v for k, v in rps.items() if not k.endswith("@h11")}
-        raw["requests_per_second_h11"] = {
-            k.removesuffix("@h11"): v for k, v in rps.items() if k.endswith("@h11")
-        }
+        for key, values in rps.items():  # a row that is only a base: its runs as the base
+            if not values:
+                values.extend(as_base.get(key, ()))
+        for name, table in (("requests_per_second", rps), ("paired_base", paired)):
+            raw[name] = {k: v for k, v in table.items() if not k.endswith("@h11")}
+            raw[name + "_h11"] = {
+                k.removesuffix("@h11"): v for k, v in table.items() if k.endswith("@h11")
+            }
         requests = 500 if args.quick else 5000
-        raw["in_process_seconds"] = in_process(issuer, token, max(rounds, 3), requests)
-    raw["cold_verify_seconds"] = cold_verify(max(rounds, 3), 20 if args.quick else 200)
+        if only is None or "in-process" in only:
+            raw["in_process_seconds"] = in_process(issuer, token, max(rounds, 3), requests)
+    if only is None or "cold" in only:
+        raw["cold_verify_seconds"] = cold_verify(max(rounds, 3), 20 if args.quick else 200)
     raw["machine"] = {
         "python": platform.python_version(), "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -447,19 +499,21 @@ def render(raw: dict[str, Any]) -> str:
     ]
     stack = raw.get("uvicorn_stack", "asyncio + h11")
     h11 = raw.get("requests_per_second_h11") or {}
-    for rps, labels, bare, kind in (
-        (raw["requests_per_second"], ASGI_LABELS, "bare",
+    for rps, paired, labels, kind in (
+        (raw["requests_per_second"], raw["paired_base"], ASGI_LABELS,
          f"uvicorn 1 worker ({stack}) + wrk -c16, req/s x bare"),
-        (h11, {v: ASGI_LABELS[v] for v in h11}, "bare",
+        (h11, raw.get("paired_base_h11") or {}, {v: ASGI_LABELS[v] for v in h11},
          "uvicorn 1 worker (asyncio + h11) + wrk -c16, req/s x bare"),
-        (raw["requests_per_second"], WSGI_LABELS, "flask-bare",
+        (raw["requests_per_second"], raw["paired_base"], WSGI_LABELS,
          "gunicorn 1 sync worker + wrk -c4, req/s x bare"),
     ):  # fmt: skip
         for variant, label in labels.items():
-            values = rps[variant]
-            cell = ratio_cell(values, rps[BASE_OF.get(variant, bare)])
+            values = rps.get(variant)
+            if not values:
+                continue
+            cell = ratio_cell(values, paired[variant]) if variant in paired else "1.00 (base)"
             lines.append(f"| {kind} | {label} | {statistics.median(values):,.0f} req/s | {cell} |")
-    seconds = raw["in_process_seconds"]
+    seconds = raw.get("in_process_seconds", {})
     for variant, values in seconds.items():
         base = seconds[BASE_OF.get(variant, "bare")]
         extra = [(v - b) * 1e6 for v, b in zip(values, base, strict=True)]
@@ -469,7 +523,7 @@ def render(raw: dict[str, Any]) -> str:
             f"{statistics.median(values) * 1e6:.1f} us ({statistics.median(extra):+.1f} us) "
             f"| {cell} |"
         )
-    for alg, samples in raw["cold_verify_seconds"].items():
+    for alg, samples in raw.get("cold_verify_seconds", {}).items():
         base = samples["raw cryptography verify"]
         for name, values in samples.items():
             cell = ratio_cell(values, base)

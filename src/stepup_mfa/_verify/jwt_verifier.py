@@ -440,7 +440,10 @@ class JWTVerifier:
         Raises :class:`InvalidToken` for a token that fails any check and
         :class:`VerifierUnavailable` when no trustworthy keys can be had (fail closed).
         """
-        return shared(self._verify(token, now), self._flights)
+        # The flow itself, not a shared() wrapper around it: only its key fetches yield requests,
+        # and each of those sub-flows is shared through this verifier's flights (below), so a
+        # token that needs no fetch (every token once the keys are loaded) drives one generator.
+        return self._verify(token, now)
 
     def _verify(self, token: str, now: float) -> Flow[Principal]:
         header_b64, payload_b64, signature_b64, signing_input = split_compact_jws(
@@ -466,7 +469,7 @@ class JWTVerifier:
         current = state.state
         key_set = current.key_set
         if key_set is None or now >= current.fresh_until:
-            key_set = yield from self._current_keys(state, now)
+            key_set = yield from shared(self._current_keys(state, now), self._flights)
         if kid is None:
             # R9068-14: without a kid, try the issuer's keys; a few at most, so a kid-less
             # token cannot make us spend a hundred signature checks (CPU amplification).
@@ -474,7 +477,9 @@ class JWTVerifier:
         else:
             found = key_set.by_kid.get(kid)
             if found is None:
-                key_set = yield from self._keys_with_unknown_kid(state, kid, now)
+                key_set = yield from shared(
+                    self._keys_with_unknown_kid(state, kid, now), self._flights
+                )
                 found = key_set.by_kid.get(kid, ())
             pool = found
 

@@ -229,19 +229,28 @@ def _ecdsa_check(public_key: ec.EllipticCurvePublicKey, alg: str) -> SignatureCh
     return check
 
 
-def _der_integer(value: bytes) -> bytes:
-    value = value.lstrip(b"\x00")
-    if value[0] & 0x80:  # a positive INTEGER whose first bit is set gets a zero byte
-        value = b"\x00" + value
-    return b"\x02" + bytes((len(value),)) + value
+#: DER heads by content length: an INTEGER, an INTEGER whose first content byte is the zero that
+#: keeps it positive (then follows), a SEQUENCE (short or one-byte long form). P-521's body can
+#: reach 138 bytes.
+_INTEGER = tuple(b"\x02" + bytes((n,)) for n in range(128))
+_INTEGER_SIGNED = tuple(b"\x02" + bytes((n + 1,)) + b"\x00" for n in range(127))
+_SEQUENCE = tuple(
+    b"\x30" + (bytes((n,)) if n < 0x80 else b"\x81" + bytes((n,))) for n in range(256)
+)
 
 
 def der_signature(r: bytes, s: bytes) -> bytes:
     """The DER ``ECDSA-Sig-Value`` of nonzero big-endian ``r`` and ``s`` (what
-    ``encode_dss_signature`` gives for the same numbers, without the two int conversions)."""
-    body = _der_integer(r) + _der_integer(s)
-    length = len(body)
-    return b"\x30" + (bytes((length,)) if length < 0x80 else b"\x81" + bytes((length,))) + body
+    ``encode_dss_signature`` gives for the same numbers, without the two int conversions): each
+    a minimal positive INTEGER (leading zero bytes dropped, one zero byte before a first byte
+    whose top bit is set), in a SEQUENCE."""
+    if not r[0]:
+        r = r.lstrip(b"\x00")
+    if not s[0]:
+        s = s.lstrip(b"\x00")
+    r = (_INTEGER_SIGNED if r[0] & 0x80 else _INTEGER)[len(r)] + r
+    s = (_INTEGER_SIGNED if s[0] & 0x80 else _INTEGER)[len(s)] + s
+    return _SEQUENCE[len(r) + len(s)] + r + s
 
 
 def _eddsa_check(

@@ -175,6 +175,14 @@ def _current_principal() -> Principal:
 #: The current request's :class:`Principal`; raises ``RuntimeError`` when there is none.
 current_principal: Principal = cast(Principal, LocalProxy(_current_principal))
 
+#: The objects behind Flask's proxies, each taken with one context-variable lookup (an
+#: attribute read through a proxy looks the object up again every time).
+_current_app: Callable[[], Flask] = cast(LocalProxy[Flask], current_app)._get_current_object
+_current_request: Callable[[], WSGIRequest] = cast(
+    LocalProxy["WSGIRequest"], request
+)._get_current_object
+_current_g: Callable[[], object] = cast(LocalProxy[object], g)._get_current_object
+
 
 class FlaskStepUp:
     """The Flask extension. ``guard`` here is the default for every app it is initialised on;
@@ -204,14 +212,21 @@ class FlaskStepUp:
             if not app.extensions.get(_CHECKED_KEY):
                 self._check_order(app)  # blueprints register their views late
                 app.extensions[_CHECKED_KEY] = True
+            # Checked once per app, as before: from now on this hook would only cost every
+            # request a call. Dropped through a new list, so that the loop Flask is running over
+            # the old one goes on to the next hook.
+            funcs = app.before_request_funcs.get(None)
+            if funcs is not None and stepup_mfa_check_decorators in funcs:
+                kept = [f for f in funcs if f is not stepup_mfa_check_decorators]
+                if kept:
+                    app.before_request_funcs[None] = kept
+                else:
+                    del app.before_request_funcs[None]
 
         app.before_request_funcs.setdefault(None, []).insert(0, stepup_mfa_check_decorators)
 
     def _guard(self) -> Guard:
-        guard: Guard | None = current_app.extensions.get(EXTENSION_KEY) or self.guard
-        if guard is None:
-            raise ConfigurationError("stepup-mfa is not initialised on this app (init_app)")
-        return guard
+        return _app_guard(_current_app(), self.guard)
 
     def _check_order(self, app: Flask) -> None:
         """Raise if ``app`` routes to a view whose protected form exists but is not routed."""
@@ -236,7 +251,7 @@ class FlaskStepUp:
 
                 @functools.wraps(view)
                 async def guarded_async(*args: Any, **kwargs: Any) -> Any:
-                    _judge(self._guard(), policy)
+                    _judge_view(self.guard, policy)
                     return await view(*args, **kwargs)
 
                 protected: Callable[..., Any] = guarded_async
@@ -244,7 +259,7 @@ class FlaskStepUp:
 
                 @functools.wraps(view)
                 def guarded(*args: Any, **kwargs: Any) -> Any:
-                    _judge(self._guard(), policy)
+                    _judge_view(self.guard, policy)
                     return view(*args, **kwargs)
 
                 protected = guarded
@@ -332,6 +347,26 @@ def _request_view(guard: Guard, policy: Policy) -> RequestView:
     except StepUpError as error:
         _admit(guard, refuse(guard, error))
     return wsgi_view(request.environ, request.path, body, guard.mtls)
+
+
+def _app_guard(app: Flask, default: Guard | None) -> Guard:
+    """The Guard of ``app`` (``init_app``), else the extension's own."""
+    guard: Guard | None = app.extensions.get(EXTENSION_KEY) or default
+    if guard is None:
+        raise ConfigurationError("stepup-mfa is not initialised on this app (init_app)")
+    return guard
+
+
+def _judge_view(default: Guard | None, policy: Policy) -> None:
+    """``require``'s check: :func:`_judge` with the current app's Guard. A token seen before is
+    admitted here, the request's objects taken from their context variables once each (every
+    attribute read through Flask's proxies costs a lookup of its own)."""
+    guard = _app_guard(_current_app(), default)
+    remembered = _edge.wsgi_recall(guard, _current_request().environ, policy)
+    if remembered is None:
+        _judge(guard, policy)
+    else:  # a token seen before (Bearer only: nothing to add), as _judge admits it
+        setattr(_current_g(), _G_KEY, remembered.principal)
 
 
 def _judge(guard: Guard, policy: Policy) -> None:

@@ -1,0 +1,141 @@
+"""The Flask extension's and the WSGI middleware's hot path keeps every rule (issue 13).
+
+A token seen before is admitted from the Guard's remembered verdict with the request's objects
+taken once each; the decorator-order check of ``init_app`` (BIND-7) runs on the first request
+and then leaves the request path without skipping any other hook; each app keeps its own Guard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+import pytest
+from adapter_apps import CATS, MakeGuard
+
+from stepup_mfa import AUTHENTICATED, ConfigurationError, Guard
+from stepup_mfa.integrations.flask import FlaskStepUp, current_principal
+from stepup_mfa.testing import TokenFactory
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + token}
+
+
+def counting(guard: Guard) -> list[str]:
+    """Record every call of the Guard's full path."""
+    calls: list[str] = []
+    check = guard.check
+
+    def counted_check(*args: Any) -> Any:
+        calls.append("check")
+        return check(*args)
+
+    guard.check = counted_check  # type: ignore[method-assign,assignment]
+    return calls
+
+
+def test_bind_7_the_order_check_leaves_the_request_path_and_no_other_hook_is_skipped(
+    guard: Guard, tokens: TokenFactory
+) -> None:
+    app = flask.Flask(__name__)
+    ran: list[str] = []
+
+    def hook(name: str) -> Any:
+        def record() -> None:
+            ran.append(name)
+
+        return record
+
+    app.before_request(hook("before init_app"))
+    stepup = FlaskStepUp(guard, app)
+    app.before_request(hook("after init_app"))
+
+    @app.get("/cats/")
+    @stepup.require(CATS)
+    def cats() -> str:
+        return "meow"
+
+    client = app.test_client()
+    good = auth(tokens.mfa_token(scope="cats:read", auth_age=10))
+    assert [client.get("/cats/", headers=good).status_code for _ in range(3)] == [200] * 3
+    assert ran == ["before init_app", "after init_app"] * 3
+    hooks = app.before_request_funcs.get(None, [])
+    assert [hook.__name__ for hook in hooks] == ["record", "record"]
+
+
+def test_bind_7_the_order_check_alone_leaves_no_hook_behind(guard: Guard) -> None:
+    app = flask.Flask(__name__)
+    FlaskStepUp(guard, app)
+    app.add_url_rule("/open", view_func=lambda: "open")
+    assert app.test_client().get("/open").status_code == 200
+    assert None not in app.before_request_funcs
+
+
+def test_bind_7_a_failed_order_check_fails_every_request_until_fixed(guard: Guard) -> None:
+    stepup = FlaskStepUp(guard)
+    app = flask.Flask(__name__)
+    stepup.init_app(app)
+    blueprint = flask.Blueprint("cats", __name__)
+
+    @stepup.require(CATS)
+    @blueprint.get("/cats/")
+    def cats() -> str:
+        return "meow"
+
+    app.register_blueprint(blueprint)
+    app.testing = True  # Flask re-raises instead of answering 500
+    client = app.test_client()
+    for _ in range(2):  # the check is not dropped after a failure
+        with pytest.raises(ConfigurationError, match="wrong order"):
+            client.get("/cats/")
+
+
+def test_perf_1_the_extension_admits_a_token_seen_before_with_its_principal(
+    make_guard: MakeGuard, tokens: TokenFactory
+) -> None:
+    guard = make_guard()
+    calls = counting(guard)
+    app = flask.Flask(__name__)
+    stepup = FlaskStepUp(guard, app)
+
+    @app.get("/cats/")
+    @stepup.require(CATS)
+    def cats() -> dict[str, Any]:
+        return {"sub": current_principal.subject}
+
+    client = app.test_client()
+    good = auth(tokens.mfa_token(scope="cats:read", auth_age=10, subject="alice"))
+    replies = [client.get("/cats/", headers=good) for _ in range(4)]
+    assert [(r.status_code, r.json) for r in replies] == [(200, {"sub": "alice"})] * 4
+    assert len(calls) == 2  # verified, then remembered: the last two were recalled
+    weak = auth(tokens.password_token(scope="cats:read"))
+    assert [client.get("/cats/", headers=weak).status_code for _ in range(2)] == [401] * 2
+
+
+def test_perf_1_each_app_recalls_with_its_own_guard(
+    make_guard: MakeGuard, tokens: TokenFactory
+) -> None:
+    stepup = FlaskStepUp()
+    apps = [flask.Flask("one"), flask.Flask("two")]
+    guards = [make_guard(realm="one"), make_guard(realm="two")]
+    calls = [counting(guard) for guard in guards]
+    for app, guard in zip(apps, guards, strict=True):
+        stepup.init_app(app, guard=guard)
+        app.add_url_rule("/x", view_func=stepup.require(AUTHENTICATED)(lambda: "x"))
+    good = auth(tokens.mfa_token())
+    first, second = (app.test_client() for app in apps)
+    assert [first.get("/x", headers=good).status_code for _ in range(4)] == [200] * 4
+    assert (len(calls[0]), len(calls[1])) == (2, 0)
+    assert second.get("/x", headers=good).status_code == 200
+    assert len(calls[1]) == 1  # the other app's Guard judged it: nothing shared
+    assert second.get("/x").headers["WWW-Authenticate"] == 'Bearer realm="two"'
+
+
+def test_perf_1_a_view_of_an_app_not_initialised_fails_closed() -> None:
+    stepup = FlaskStepUp()
+    app = flask.Flask(__name__)
+    app.add_url_rule("/x", view_func=stepup.require(AUTHENTICATED)(lambda: "x"))
+    app.testing = True
+    with pytest.raises(ConfigurationError, match="not initialised"):
+        app.test_client().get("/x")

@@ -48,41 +48,47 @@ _MALFORMED = "Malformed access token"
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"===", b"==", b"=")
 _BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-#: The 6-bit value of each base64url character, by byte (0 for bytes outside the alphabet).
+_BASE64URL_AND_DOT = _BASE64URL + b"."
+#: Every byte that is neither base64url nor ".": the split deletes them in the same pass that
+#: translates to the standard alphabet, so a shorter result means the token held one.
+_OUTSIDE_BASE64URL_AND_DOT = bytes(sorted(set(range(256)) - set(_BASE64URL_AND_DOT)))
+#: The 6-bit value of each character of a segment as the split returns it (the standard alphabet,
+#: "+" and "/" for base64url's "-" and "_"), by byte; 0 for bytes outside the alphabet.
 _SEXTET = [0] * 256
-for _value, _char in enumerate(_BASE64URL):
+for _value, _char in enumerate(_BASE64URL.translate(_TO_STANDARD_ALPHABET)):
     _SEXTET[_char] = _value
 #: Bits of the last character that fall outside the data, by ``len(segment) % 4``.
 _UNUSED_BITS = (0, 0, 0x0F, 0x03)
 
 
-def b64url_decode(segment: bytes) -> bytes:
-    """Decode one base64url segment of a compact JWS that :func:`split_compact_jws` admitted.
+def decode_segment(segment: bytes) -> bytes:
+    """Decode one segment of a compact JWS as :func:`split_compact_jws` returns it (its
+    base64url characters already in the standard alphabet, alphabet checked).
 
     Canonical only (RFC 4648 §3.5, R7515-1, P11): the bits of the last character that carry no
     data must be zero, so each signature, header and payload has exactly one spelling (otherwise
-    one token has 16 spellings, hence 16 cache keys and 16 log identities). The split already
-    checked the alphabet; a length of 4k+1 cannot be base64. Both raise :class:`binascii.Error`.
-    (binascii rather than ``base64.urlsafe_b64decode``: half the cost.)
+    one token has 16 spellings, hence 16 cache keys and 16 log identities). A length of 4k+1
+    cannot be base64. Both raise :class:`binascii.Error`. (binascii rather than
+    ``base64.urlsafe_b64decode``: half the cost.)
     """
     remainder = len(segment) % 4
     if remainder == 1 or (remainder and _SEXTET[segment[-1]] & _UNUSED_BITS[remainder]):
         raise binascii.Error("not canonical base64url")
-    return binascii.a2b_base64(segment.translate(_TO_STANDARD_ALPHABET) + _PADDING[remainder])
-
-
-_BASE64URL_AND_DOT = _BASE64URL + b"."
+    return binascii.a2b_base64(segment + _PADDING[remainder])
 
 
 def split_compact_jws(
     token: str, max_length: int = DEFAULT_MAX_TOKEN_LENGTH
 ) -> tuple[bytes, bytes, bytes, bytes]:
-    """``(header_b64, payload_b64, signature_b64, signing_input)`` of a compact JWS.
+    """``(header, payload, signature, signing_input)`` of a compact JWS: the three segments for
+    :func:`decode_segment`, :func:`decode_json_segment` and :func:`decode_signature` (their
+    base64url characters in the standard alphabet), and the bytes the signature covers.
 
     R7515-1, R8725-15, P11: exactly three non-empty base64url segments without padding or
     whitespace; a 5-segment JWE (R9068-9, H4), an empty signature (A1, A10) or an over-long
-    token (K3) raise :class:`InvalidToken`. (Byte translation rather than a regex: a third of
-    the cost, and the bytes are what the decoder and the signature check need.)
+    token (K3) raise :class:`InvalidToken`. (One byte translation both checks the alphabet and
+    translates it, rather than a regex: a third of the cost, and the bytes are what the decoder
+    and the signature check need.)
     """
     if len(token) > max_length:
         raise InvalidToken(_MALFORMED)
@@ -90,33 +96,36 @@ def split_compact_jws(
         data = token.encode("ascii")
     except UnicodeEncodeError:
         raise InvalidToken(_MALFORMED) from None
-    if data.translate(None, _BASE64URL_AND_DOT):  # a byte outside the alphabet remains
+    standard = data.translate(_TO_STANDARD_ALPHABET, _OUTSIDE_BASE64URL_AND_DOT)
+    if len(standard) != len(data):  # a byte outside the alphabet was deleted
         raise InvalidToken(_MALFORMED)
-    parts = data.split(b".")
+    parts = standard.split(b".")
     if len(parts) != 3:
         raise InvalidToken(_MALFORMED)
-    header_b64, payload_b64, signature_b64 = parts
-    if not header_b64 or not payload_b64 or not signature_b64:
+    header, payload, signature = parts
+    if not header or not payload or not signature:
         raise InvalidToken(_MALFORMED)
-    return header_b64, payload_b64, signature_b64, data[: len(header_b64) + 1 + len(payload_b64)]
+    return header, payload, signature, data[: len(header) + 1 + len(payload)]
 
 
 def decode_json_segment(segment: bytes) -> dict[str, Any]:
-    """A base64url segment holding one strict UTF-8 JSON object, or :class:`InvalidToken`.
+    """A segment from :func:`split_compact_jws` holding one strict UTF-8 JSON object, or
+    :class:`InvalidToken`.
 
     R7515-2, R7519-3 (duplicate names), R7515-7, R8725-8 (UTF-8, strict JSON), R7519-6 (an
     object, not ``[]``, ``"x"`` or ``null``): the rules of ``strict_json.py``.
     """
     try:
-        return loads_strict_object(b64url_decode(segment).decode("utf-8"))
+        return loads_strict_object(decode_segment(segment).decode("utf-8"))
     except (MalformedJSON, binascii.Error, ValueError):
         raise InvalidToken(_MALFORMED) from None
 
 
 def decode_signature(segment: bytes) -> bytes:
-    """The signature bytes of a compact JWS, or :class:`InvalidToken`."""
+    """The signature bytes of a compact JWS (its segment from :func:`split_compact_jws`), or
+    :class:`InvalidToken`."""
     try:
-        return b64url_decode(segment)
+        return decode_segment(segment)
     except (binascii.Error, ValueError):
         raise InvalidToken(_MALFORMED) from None
 

@@ -147,6 +147,30 @@ def test_bind_12_asgi_a_fitting_change_is_judged_by_the_new_binding(
         assert client.get("/late", headers=password).text == "late"
 
 
+def test_bind_12_asgi_a_judgement_remembered_before_a_reorder_is_judged_again_at_dispatch(
+    guard: Guard, tokens: TokenFactory
+) -> None:
+    """The hot path takes the judgement remembered for a path without comparing the routes
+    first; the dispatch check compares them before the router runs. A token admitted on
+    ``/open`` (twice: the judgement and the verdict are remembered) is refused once a reorder
+    makes ``/open`` reach the MFA catch-all: the handler that would run meets its own policy
+    (BIND-12, BIND-1)."""
+    table = RouteTable([Route("GET", "/open", AUTH), Route("GET", "/{page}", MFA)])
+    app = Starlette(
+        routes=[StarletteRoute("/open", named("open")), StarletteRoute("/{page}", named("page"))]
+    )
+    app.add_middleware(StepUpMiddleware, guard=guard, routes=table)
+    password = bearer(tokens.password_token())
+    with TestClient(app) as client:
+        assert [client.get("/open", headers=password).text for _ in range(2)] == ["open"] * 2
+        app.router.routes.reverse()
+        refused = client.get("/open", headers=password)
+        assert refused.status_code == 401
+        assert "insufficient_user_authentication" in refused.headers["www-authenticate"]
+        assert refused.text != "page"
+        assert client.get("/open", headers=bearer(tokens.mfa_token())).text == "page"
+
+
 def test_bind_12_asgi_a_mount_added_after_start_up_gets_its_dispatch_check(
     guard: Guard, tokens: TokenFactory
 ) -> None:

@@ -76,7 +76,6 @@ def template_resolver(router: Router) -> Callable[[Any], str | None]:
     return resolve
 
 
-_is = operator.is_
 #: What a route runs (``Route.handle``, ``Mount.handle``... call it).
 _app_of = operator.attrgetter("app")
 #: How many (type, method, root path, path) answers a :class:`RouteMemo` keeps.
@@ -93,10 +92,11 @@ class RouteMemo:
     Answers are remembered per (type, method, root path, path) only while every route below the
     router is one of Starlette's own kinds without ``Host`` (:func:`reads_only_path_and_method`:
     their ``matches()`` read nothing else), and only while the routes are the very ones they
-    were computed with. Every call first compares each route list reachable from the router (its
+    were computed with. Every call (but :meth:`remembered`, for the middleware's hot path behind
+    the dispatch check) first compares each route list reachable from the router (its
     own, and those of the routers inside its mounts) with a snapshot of the identities of its
-    routes and of what each of them runs (its ``app``: one identity comparison per route, in
-    one C-level pass per list), and each mount's ``_base_app`` with the one it had: a route
+    routes and of what each of them runs (its ``app``: two identity comparisons per route), and
+    each mount's ``_base_app`` with the one it had: a route
     added, removed, replaced or reordered anywhere, a route's or a mount's ``app`` reassigned in
     place (what its ``handle()`` calls, so what runs), starts a new memory and surveys the
     routes again (which may also turn remembering off, say for a ``Host`` route added at run
@@ -161,18 +161,24 @@ class RouteMemo:
             on_change(broken)
 
     def _unchanged(self) -> bool:
+        # A plain loop of identity tests: about half the work of all(map(operator.is_, ...)).
         try:
             for holder, attribute, held, identities, apps in self._watched:
                 current = getattr(holder, attribute, None)
-                if current is not held or (
-                    identities is not None
-                    and (
-                        len(current) != len(identities)
-                        or not all(map(_is, current, identities))
-                        or (apps is not None and not all(map(_is, map(_app_of, current), apps)))
-                    )
-                ):
+                if current is not held:
                     return False
+                if identities is None:
+                    continue
+                if len(current) != len(identities):
+                    return False
+                if apps is None:
+                    for route, held_route in zip(current, identities, strict=True):
+                        if route is not held_route:
+                            return False
+                else:
+                    for route, held_route, app in zip(current, identities, apps, strict=True):
+                        if route is not held_route or route.app is not app:
+                            return False
         except Exception:  # something no longer reads as it did: survey again
             return False
         return True
@@ -213,6 +219,16 @@ class RouteMemo:
             memory.clear()
         memory[key] = template
         return template, generation
+
+    def remembered(self, scope: Any, preflight: bool) -> tuple[Any, ...] | None:
+        """What :meth:`judged` remembered for ``scope``, without comparing the routes first, or
+        ``None``. Only for the middleware's hot path, whose dispatch check compares them
+        before the router runs (and judges the request again if they changed since): a stale
+        answer can at most be judged twice, never run under the old routes."""
+        judged: tuple[Any, ...] | None = self._memory.get(
+            (scope["type"], scope.get("method"), scope.get("root_path"), scope["path"], preflight)
+        )
+        return judged
 
     def judged(
         self,

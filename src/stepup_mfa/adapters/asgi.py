@@ -30,7 +30,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core.credentials import MAX_FORM_BODY, body_may_carry_token
 from .._core.decision import Decision, Refused
@@ -54,6 +54,9 @@ from ._edge import (
     routes_unbound,
     scope_scheme,
 )
+
+if TYPE_CHECKING:
+    from ._starlette_routing import RouteMemo
 
 __all__ = ["PRINCIPAL_KEY", "StepUpMiddleware", "principal_from_scope", "scope_scheme"]
 
@@ -283,7 +286,7 @@ class StepUpMiddleware:
     ``scope["state"]["principal"]`` (Starlette's ``request.state.principal``).
     """
 
-    __slots__ = ("_policy_of", "_router", "app", "guard", "routes")
+    __slots__ = ("_memo", "_policy_of", "_router", "app", "guard", "routes")
 
     def __init__(
         self,
@@ -299,6 +302,8 @@ class StepUpMiddleware:
         self.routes = routes
         self._router = router
         self._policy_of: PolicyOf | None = None
+        #: The routed binding's memo (the hot path's lookup), or ``None`` for a raw app.
+        self._memo: RouteMemo | None = None
 
     def _bind(self, scope: Scope) -> PolicyOf:
         """Decide once how requests find their policy, and check the table against the app."""
@@ -326,6 +331,7 @@ class StepUpMiddleware:
                 policy: Policy = judged[4]
                 return policy
 
+            self._memo = routed.memo
         self._policy_of = policy_of
         return policy_of
 
@@ -346,28 +352,43 @@ class StepUpMiddleware:
         method = scope.get("method", "GET")
         # The hot path is written out inline: it runs on every request.
         authorization: tuple[str, ...] = ()
-        requested_method = has_origin = False
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization += (value.decode("latin-1"),)
-            elif name == b"access-control-request-method":
-                requested_method = True
-            elif name == b"origin":
-                has_origin = True
+        preflight = method == "OPTIONS" and is_preflight(
+            method,
+            header(scope, b"origin") is not None,
+            header(scope, b"access-control-request-method") is not None,
+        )
         guard = self.guard
+        recallable = (
+            len(authorization) == 1
+            and not scope.get("query_string")
+            and not guard.token_methods.body  # a token may be in the body: read it first
+        )
+        memo = self._memo
+        if recallable and memo is not None:
+            # A token seen before on a path judged before: the judgement remembered for these
+            # routes, and the Guard's remembered verdict under its policy. No route-change check
+            # here: the dispatch check in front of the router makes it before anything runs,
+            # and judges the request again if the routes changed since (BIND-12).
+            judged = memo.remembered(scope, preflight)
+            if judged is not None:
+                remembered = guard.recall(authorization[0], judged[4])
+                if remembered is not None:
+                    scope[JUDGED_KEY] = judged
+                    admit(scope, remembered)
+                    await self.app(scope, receive, send)
+                    return
         try:
-            policy = policy_of(scope, method, is_preflight(method, has_origin, requested_method))
+            policy = policy_of(scope, method, preflight)
         except RoutesUnbound as unbound:  # the routes changed and the table no longer fits them
             await answer_refusal(guard, scope, send, unbound.refusal)
             return
         if policy is None:
             await answer_refusal(guard, scope, send, non_canonical(guard))
             return
-        if (
-            len(authorization) == 1
-            and not scope.get("query_string")
-            and not guard.token_methods.body  # a token may be in the body: read it first
-        ):
+        if recallable:
             # A token seen before: the Guard's remembered verdict, or None for the full path.
             remembered = guard.recall(authorization[0], policy)
             if remembered is not None:

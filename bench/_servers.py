@@ -22,6 +22,7 @@ ASGI_VARIANTS = (
     "decorator",
     "fastapi-bare",
     "fastapi",
+    "fastapi-pyjwt-cached",
     "pyjwt-every",
     "pyjwt-cached",
     "joserfc-every",
@@ -185,6 +186,32 @@ def asgi_app() -> Any:
             return "meow"
 
         return app
+    if variant == "fastapi-pyjwt-cached":
+        from fastapi import Depends, FastAPI, HTTPException, Request
+
+        peer = FastAPI()
+        decoder = _PeerMiddleware(None, "pyjwt-cached")
+
+        async def claims_of(request: Request) -> dict[str, Any]:
+            value = request.headers.get("authorization", "")
+            try:
+                claims = decoder.decode(value.removeprefix("Bearer "))
+                ok = _claims_ok(claims)
+            except Exception:
+                ok = False
+            if not ok:
+                raise HTTPException(401)
+            return claims
+
+        # FastAPI reads the annotations at run time: name the locally imported class itself.
+        claims_of.__annotations__["request"] = Request
+        peer_dependency = Depends(claims_of)
+
+        @peer.get("/cats/", response_class=PlainTextResponse)
+        async def fastapi_peer_cats(claims: dict[str, Any] = peer_dependency) -> str:
+            return "meow"
+
+        return peer
     if variant in ("pyjwt-every", "pyjwt-cached", "joserfc-every"):
         return Starlette(
             routes=[Route("/cats/", cats)],

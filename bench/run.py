@@ -61,6 +61,7 @@ ASGI_LABELS = {
     "decorator": "stepup-mfa Starlette `require`",
     "fastapi-bare": "bare FastAPI",
     "fastapi": "stepup-mfa FastAPI dependency (x bare FastAPI)",
+    "fastapi-pyjwt-cached": "peer: PyJWT + dict cache as a FastAPI dependency (x bare FastAPI)",
     "pyjwt-every": "peer: PyJWT verify every request",
     "pyjwt-cached": "peer: PyJWT + dict cache",
     "joserfc-every": "peer: joserfc verify every request",
@@ -70,7 +71,7 @@ ASGI_LABELS = {
 #: The rows also run under uvicorn's pure-Python stack (asyncio, h11).
 H11_VARIANTS = ("bare", "middleware", "decorator", "fastapi-bare", "fastapi")
 #: The row each row is divided by (bare Starlette unless named here).
-BASE_OF = {"fastapi": "fastapi-bare"}
+BASE_OF = {"fastapi": "fastapi-bare", "fastapi-pyjwt-cached": "fastapi-bare"}
 WSGI_LABELS = {
     "flask-bare": "bare Flask",
     "flask-middleware": "stepup-mfa WSGI middleware",
@@ -240,6 +241,7 @@ def in_process(issuer: Any, token: str, rounds: int, requests: int) -> dict[str,
         "decorator": Starlette(routes=[Route("/cats/", require(guard, policy)(cats))]),
         "fastapi-bare": _servers_app(_servers, "fastapi-bare"),
         "fastapi": _servers_app(_servers, "fastapi"),
+        "fastapi-pyjwt-cached": _servers_app(_servers, "fastapi-pyjwt-cached"),
         "pyjwt-cached": Starlette(
             routes=[Route("/cats/", cats)],
             middleware=[Middleware(_servers._PeerMiddleware, variant="pyjwt-cached")],

@@ -36,7 +36,7 @@ from ._core.policy import (
 from ._core.principal import Principal
 from ._core.resource_metadata import ResourceMetadata
 from ._guard import Denial, Guard
-from ._observe import Call, CallWatch, Observer
+from ._observe import Call, CallWatch, Observer, RecallObserver
 from ._settings import StepUpSettings
 from ._verify.base import TokenVerifier
 from ._verify.cache import MemoryStore, Store
@@ -111,6 +111,7 @@ __all__ = [
     "PolicyWarning",
     "Principal",
     "PrivateKeyJWT",
+    "RecallObserver",
     "Refused",
     "ReplayStore",
     "RequestTooLarge",

@@ -50,7 +50,7 @@ from ._core.errors import (
 from ._core.policy import Policy
 from ._core.principal import Principal
 from ._core.requirements import issuers_acr_problems
-from ._observe import Observer, log_fields, loggable, policy_name
+from ._observe import Observer, RecallObserver, log_fields, loggable, policy_name
 from ._verify.base import (
     HasIssuerMetadata,
     KeepsStore,
@@ -249,8 +249,11 @@ class Guard:
         self._rewire()
 
     def _rewire(self) -> None:
-        """One callable for the decision hooks, so a request without any pays one check."""
+        """One callable for the decision hooks, so a request without any pays one check; and
+        whether :meth:`recall` may answer (only when whatever hears decisions can hear its)."""
         hook, observer = self._on_decision, self._observer
+        self._recalled = observer.recalled if isinstance(observer, RecallObserver) else None
+        self._recall_off = hook is not None or (observer is not None and self._recalled is None)
         if observer is None:
             self._decided = hook
         elif hook is None:
@@ -329,15 +332,16 @@ class Guard:
         costs one dictionary lookup and the comparison of the time with the verdict's
         precomputed deadlines. Everything else takes the full path: no memo (DPoP, a verifier
         other than :class:`JWTVerifier`, or one that replaced the verifier the verdicts were
-        reached with), an ``on_decision`` hook or an ``observer`` (they see every decision with
-        its request), ``require_https`` (the scheme is judged there), a
+        reached with), an ``on_decision`` hook or an ``observer`` without a ``recalled`` method
+        (they see every decision with its request; an observer with one hears each hit there,
+        see :class:`~stepup_mfa.Observer`), ``require_https`` (the scheme is judged there), a
         key-refresh check that is due, a verdict past a deadline or a key set that changed.
         """
         verdicts = self._verdicts
         if (
             verdicts is None
             or self.verifier is not self._jwt_verifier  # replaced: not its verdicts
-            or self._decided is not None
+            or self._recall_off
             or self.require_https
         ):
             return None
@@ -353,6 +357,9 @@ class Guard:
             and now <= verdict[3]
             and verdict[4]()
         ):
+            recalled = self._recalled
+            if recalled is not None:
+                recalled(policy, verdict[5])
             return verdict[5]
         return None
 

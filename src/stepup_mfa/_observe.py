@@ -19,7 +19,7 @@ may use it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -163,7 +163,22 @@ class CallObserver(Protocol):
 
 class Observer(CallObserver, Protocol):
     """What ``Guard(observer=...)`` accepts: decisions and exchanges with the authorization
-    server. Called on the request's thread or task; keep it cheap and never raise."""
+    server. Called on the request's thread or task; keep it cheap and never raise.
+
+    An observer that also has a ``recalled(policy, decision)`` method (:class:`RecallObserver`;
+    the OpenTelemetry integration's has) keeps the Guard's hot path for tokens seen before
+    (:meth:`~stepup_mfa.Guard.recall`) on: a request answered there is reported to
+    ``recalled``, with no request view (none is built on that path). Without it, every request
+    takes the full path so that ``decided`` sees its request."""
 
     def decided(self, request: RequestView, policy: Policy, decision: Decision) -> None:
         """The Guard judged ``request`` under ``policy`` and reached ``decision``."""
+
+
+@runtime_checkable
+class RecallObserver(Protocol):
+    """An :class:`Observer` that hears the decisions of the hot path as well (see there)."""
+
+    def recalled(self, policy: Policy, decision: Decision) -> None:
+        """The Guard admitted a request under ``policy`` by the ``decision`` it remembered for
+        the same ``Authorization`` line (a token seen before)."""

@@ -23,6 +23,7 @@ PUBLIC = {
     "UseDPoPNonce",
     "MutualTLS",
     "Observer",
+    "RecallObserver",
     "Call",
     "CallWatch",
     "ANONYMOUS",

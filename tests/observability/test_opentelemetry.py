@@ -455,6 +455,84 @@ def test_the_asgi_middleware_reports_every_decision_to_the_observer(
     assert telemetry.counts(DECISIONS) == {decision("reports-read", 200): 3}
 
 
+def _recall_app(guard: Any) -> TestClient:
+    async def endpoint(_request: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    app = StepUpMiddleware(
+        Starlette(routes=[Route("/reports", endpoint)]),
+        guard=guard,
+        routes=RouteTable([TableRoute("GET", "/reports", READ)]),
+    )
+    return TestClient(app)
+
+
+class _Counting:
+    """An observer of decisions only; with ``recalls`` it also hears the hot path's."""
+
+    def __init__(self, recalls: bool) -> None:
+        self.decided_statuses: list[int] = []
+        self.recalled_statuses: list[int] = []
+        if recalls:
+            self.recalled = lambda _policy, decision: self.recalled_statuses.append(decision.status)
+
+    def decided(self, _request: RequestView, _policy: Any, decision: Any) -> None:
+        self.decided_statuses.append(decision.status)
+
+    def calling(self, _call: Any) -> Any:
+        return None
+
+
+def test_obs_10_an_observer_with_recalled_keeps_the_hot_path_and_hears_its_hits(
+    jwt_guard: MakeGuard, issuer: FakeIssuer
+) -> None:
+    """OBS-10, PERF-1: the first request verifies the token and the second finds it in the
+    verifier's memory, both judged in full (``decided``; the second's verdict is remembered);
+    the two that follow, the same ``Authorization`` line, are answered from that verdict and
+    reported to ``recalled``."""
+    observer = _Counting(recalls=True)
+    guard = jwt_guard(observer=observer)
+    client = _recall_app(guard)
+    headers = {"Authorization": "Bearer " + issuer.tokens.password_token(scope="reports:read")}
+    assert [client.get("/reports", headers=headers).status_code for _ in range(4)] == [200] * 4
+    assert observer.decided_statuses == [200, 200]
+    assert observer.recalled_statuses == [200, 200]
+
+
+@pytest.mark.parametrize("hearer", ["observer without recalled", "on_decision hook"])
+def test_obs_10_a_hearer_that_needs_the_request_turns_the_hot_path_off(
+    jwt_guard: MakeGuard, issuer: FakeIssuer, hearer: str
+) -> None:
+    """OBS-10: an observer without ``recalled``, or an ``on_decision`` hook, sees every
+    decision with its request, the hot path's included."""
+    heard: list[int] = []
+    if hearer == "on_decision hook":
+        guard = jwt_guard(on_decision=lambda _request, _policy, d: heard.append(d.status))
+    else:
+        observer = _Counting(recalls=False)
+        guard = jwt_guard(observer=observer)
+        heard = observer.decided_statuses
+    client = _recall_app(guard)
+    headers = {"Authorization": "Bearer " + issuer.tokens.password_token(scope="reports:read")}
+    assert [client.get("/reports", headers=headers).status_code for _ in range(3)] == [200] * 3
+    assert heard == [200] * 3
+    assert guard.recall(headers["Authorization"], READ) is None
+
+
+def test_obs_10_the_opentelemetry_observer_counts_the_hot_paths_admissions(
+    jwt_guard: MakeGuard, issuer: FakeIssuer, telemetry: Telemetry
+) -> None:
+    """OBS-10, OBS-4: instrumenting a Guard keeps the hot path on (``recall`` answers) and every
+    admission there is counted like the others."""
+    guard = jwt_guard()
+    instrument(guard, meter_provider=telemetry.meter_provider)
+    client = _recall_app(guard)
+    headers = {"Authorization": "Bearer " + issuer.tokens.password_token(scope="reports:read")}
+    assert [client.get("/reports", headers=headers).status_code for _ in range(3)] == [200] * 3
+    assert guard.recall(headers["Authorization"], READ) is not None
+    assert telemetry.counts(DECISIONS) == {decision("reports-read", 200): 4}
+
+
 def test_a_guard_has_one_observer(jwt_guard: MakeGuard, telemetry: Telemetry) -> None:
     """OBS-4: instrumenting a Guard twice is a start-up error, not double counting."""
     guard = jwt_guard()

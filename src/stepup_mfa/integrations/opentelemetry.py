@@ -119,6 +119,12 @@ class OpenTelemetryObserver:
     def decided(self, request: RequestView, policy: Policy, decision: Decision) -> None:
         """Count ``decision``, reached for ``request`` under ``policy``, in ``stepup_mfa.decisions``
         (the Guard calls this; the request's path is not recorded, only the policy's name)."""
+        self.recalled(policy, decision)
+
+    def recalled(self, policy: Policy, decision: Decision) -> None:
+        """Count ``decision``, remembered for a token seen before and admitted again under
+        ``policy`` on the Guard's hot path, as :meth:`decided` does (so instrumenting a Guard
+        keeps that path on)."""
         code = None if decision.error is None else decision.error.code
         key = (policy_name(policy), decision.status, code)
         attributes = self._decision_attributes.get(key)

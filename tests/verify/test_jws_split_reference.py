@@ -77,6 +77,13 @@ def _ours(token: str) -> tuple[list[bytes | None], bytes] | None:
 @example("-_-_.__.--")
 @example("a.b.c.d.e")
 @example("a..c")
+@example("a.b.")
+@example(".b.c")
+@example("a.b")
+@example("abc")
+@example("a.b.c.")
+@example("..")
+@example("a.bc.d.")
 @example("a.b.c ")
 def test_r7515_1_split_and_decoding_match_the_plain_reading(token: str) -> None:
     """R7515-1, R8725-15, P11: same refusals (alphabet, segments, 4k+1 lengths, non-zero unused

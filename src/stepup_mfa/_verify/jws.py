@@ -99,13 +99,18 @@ def split_compact_jws(
     standard = data.translate(_TO_STANDARD_ALPHABET, _OUTSIDE_BASE64URL_AND_DOT)
     if len(standard) != len(data):  # a byte outside the alphabet was deleted
         raise InvalidToken(_MALFORMED)
-    parts = standard.split(b".")
-    if len(parts) != 3:
+    # Exactly two dots with something before, between and after them (find is a memchr, where
+    # split compares byte by byte).
+    first = standard.find(b".")
+    second = standard.find(b".", first + 1)
+    if (
+        first < 1  # no dot, or an empty header
+        or second < first + 2  # one dot only, or an empty payload
+        or second == len(standard) - 1  # an empty signature
+        or standard.find(b".", second + 1) != -1  # more than three segments (a JWE has five)
+    ):
         raise InvalidToken(_MALFORMED)
-    header, payload, signature = parts
-    if not header or not payload or not signature:
-        raise InvalidToken(_MALFORMED)
-    return header, payload, signature, data[: len(header) + 1 + len(payload)]
+    return standard[:first], standard[first + 1 : second], standard[second + 1 :], data[:second]
 
 
 def decode_json_segment(segment: bytes) -> dict[str, Any]:

@@ -501,7 +501,8 @@ class JWTVerifier:
             raise InvalidToken("The access token signature is invalid")
 
         principal = self._judge_claims(payload, now, typed)
-        self._remember(token, principal, state.issuer, signing_key, now)
+        if self._cache is not None:
+            self._remember(token, principal, state.issuer, signing_key, now)
         return principal
 
     def _check_header(self, header: dict[str, Any]) -> tuple[str, str | None, bool]:

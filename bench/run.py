@@ -1,6 +1,8 @@
 """One benchmark command: every row side by side in one run, one markdown table of ratios.
 
-Usage: ``python bench/run.py [--quick] [--rounds N] [--duration S] [--json PATH] [--only ROWS]``
+Usage: ``python bench/run.py [--quick] [--rounds N] [--duration S] [--json PATH] [--only ROWS]
+[--instructions]`` (the last adds instructions per request of the in-process rows, counted by
+callgrind: Debian's ``valgrind``; a count that does not depend on what else the machine does)
 
 ``--only`` (comma-separated) runs a subset: server variants (``middleware``, ``flask-extension``,
 ... ; the bare row each is divided by comes along), ``h11`` (the pure-Python uvicorn block),
@@ -215,7 +217,8 @@ def _servers_app(servers: Any, variant: str) -> Any:
         del os.environ["BENCH_VARIANT"]
 
 
-def in_process(issuer: Any, token: str, rounds: int, requests: int) -> dict[str, list[float]]:
+def in_process_apps(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The in-process rows' apps (each built as its server row builds it) and the request."""
     import _servers
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -259,35 +262,89 @@ def in_process(issuer: Any, token: str, rounds: int, requests: int) -> dict[str,
                     (b"authorization", f"Bearer {token}".encode())],
         "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
     }  # fmt: skip
+    return apps, scope
+
+
+async def call_app(app: Any, scope: dict[str, Any], n: int) -> float:
+    """Call ``app`` ``n`` times with ``scope``; seconds per call. Every answer must be a 200."""
+    statuses: set[int] = set()
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def run(app: Any, n: int) -> float:
-        statuses: set[int] = set()
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.add(message["status"])
 
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                statuses.add(message["status"])
+    start = time.perf_counter()
+    for _ in range(n):
+        await app(dict(scope), receive, send)
+    elapsed = time.perf_counter() - start
+    if statuses != {200}:
+        raise SystemExit(f"in-process: statuses {sorted(statuses)}")
+    return elapsed / max(n, 1)
 
-        start = time.perf_counter()
-        for _ in range(n):
-            await app(dict(scope), receive, send)
-        elapsed = time.perf_counter() - start
-        if statuses != {200}:
-            raise SystemExit(f"in-process: statuses {sorted(statuses)}")
-        return elapsed / n
+
+def in_process(token: str, rounds: int, requests: int) -> dict[str, list[float]]:
+    apps, scope = in_process_apps(token)
 
     async def main() -> dict[str, list[float]]:
-        for app in apps.values():  # first call verifies the token (fetching the keys)
-            await run(app, 20)
+        for app in apps.values():  # first calls verify the token and remember the verdict
+            await call_app(app, scope, 20)
         samples: dict[str, list[float]] = {name: [] for name in apps}
         for _ in range(rounds):
             for name, app in apps.items():
-                samples[name].append(await run(app, requests))
+                samples[name].append(await call_app(app, scope, requests))
         return samples
 
     return asyncio.run(main())
+
+
+# -- instructions per request: callgrind, deterministic ------------------------------------------
+
+#: Requests counted per in-process app under callgrind.
+COUNTED_REQUESTS = 2000
+
+
+def count_one(name: str, token: str) -> None:
+    """In a child run under ``valgrind --tool=callgrind --instr-atstart=no``: warm ``name`` up,
+    then count instructions only around ``COUNTED_REQUESTS`` calls (``callgrind_control``)."""
+    apps, scope = in_process_apps(token)
+    app = apps[name]
+
+    def instrument(state: str) -> None:
+        subprocess.run(["callgrind_control", "-i", state, str(os.getpid())],
+                       capture_output=True, check=True)  # fmt: skip
+
+    async def main() -> None:
+        await call_app(app, scope, 200)
+        instrument("on")
+        await call_app(app, scope, COUNTED_REQUESTS)
+        instrument("off")
+
+    asyncio.run(main())
+
+
+def instructions(token: str, env: dict[str, str]) -> dict[str, float]:
+    """Instructions per request of each in-process app, counted by callgrind (no noise: the
+    same count every run, whatever else the machine does). Needs Debian's ``valgrind``."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind: `sudo apt-get install -y valgrind`")
+    apps, _ = in_process_apps(token)
+    counts: dict[str, float] = {}
+    for name in apps:
+        done = subprocess.run(
+            [valgrind, "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
+             sys.executable, str(Path(__file__).resolve()), "--count-one", name],
+            env={**env, "PYTHONHASHSEED": "0", "BENCH_TOKEN": token},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if done.returncode != 0 or found is None:
+            raise SystemExit(f"callgrind run of {name} failed:\n{done.stderr[-2000:]}")
+        counts[name] = int(found.group(1)) / COUNTED_REQUESTS
+    return counts
 
 
 # -- cold verification ---------------------------------------------------------------------------
@@ -412,7 +469,16 @@ def main() -> None:
     parser.add_argument(
         "--only", default=None, help="comma-separated rows: variants, h11, in-process, cold"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per request in-process (callgrind; needs valgrind)",
+    )
+    parser.add_argument("--count-one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.count_one is not None:  # a child of --instructions, under callgrind
+        count_one(args.count_one, os.environ["BENCH_TOKEN"])
+        return
     only = set(args.only.split(",")) if args.only else None
     if only is not None:
         unknown = only - {*ASGI_VARIANTS, *WSGI_VARIANTS, "h11", "in-process", "cold"}
@@ -476,7 +542,9 @@ def main() -> None:
             }
         requests = 500 if args.quick else 5000
         if only is None or "in-process" in only:
-            raw["in_process_seconds"] = in_process(issuer, token, max(rounds, 3), requests)
+            raw["in_process_seconds"] = in_process(token, max(rounds, 3), requests)
+        if args.instructions:
+            raw["instructions_per_request"] = instructions(token, env)
     if only is None or "cold" in only:
         raw["cold_verify_seconds"] = cold_verify(max(rounds, 3), 20 if args.quick else 200)
     raw["machine"] = {
@@ -524,6 +592,13 @@ def render(raw: dict[str, Any]) -> str:
             f"| in-process raw ASGI call, real clock, x bare | {ASGI_LABELS[variant]} | "
             f"{statistics.median(values) * 1e6:.1f} us ({statistics.median(extra):+.1f} us) "
             f"| {cell} |"
+        )
+    counted = raw.get("instructions_per_request", {})
+    for variant, count in counted.items():
+        base = counted[BASE_OF.get(variant, "bare")]
+        lines.append(
+            f"| in-process, instructions per request (callgrind), x bare | {ASGI_LABELS[variant]} "
+            f"| {count:,.0f} ({count - base:+,.0f}) | {count / base:.2f} |"
         )
     for alg, samples in raw.get("cold_verify_seconds", {}).items():
         base = samples["raw cryptography verify"]

@@ -805,3 +805,67 @@ def test_bind_12_a_websocket_and_an_http_request_on_one_path_do_not_share_a_judg
             with client.websocket_connect("/ws/open", headers=password) as ws:
                 ws.receive_text()
         assert closed.value.code == 1008
+
+
+# --- a mount with middleware of its own ------------------------------------------------------
+
+
+def test_bind_1_a_rewrite_inside_a_mount_after_a_remembered_hit_is_judged_again(
+    guard: Guard, password: dict[str, str]
+) -> None:
+    """BIND-1: a mount with its own middleware (its router stays plain, so ``/s/a`` is
+    remembered) rewrites the path inside the mount after the hot path admitted the request:
+    the mount's router meets the MFA route and its dispatch check refuses the password token."""
+    on: list[bool] = []
+
+    def to_admin(scope: Scope) -> None:
+        if on:
+            scope.update(path="/s/admin", raw_path=b"/s/admin")
+
+    app = Starlette(
+        routes=[
+            Mount(
+                "/s",
+                routes=[StarletteRoute("/a", named("s-a")), StarletteRoute("/admin", ADMIN)],
+                middleware=[rewriting(to_admin)],
+            )
+        ],
+        middleware=[
+            Middleware(
+                StepUpMiddleware,
+                guard=guard,
+                routes=RouteTable([Route("GET", "/s/a", AUTH), Route("GET", "/s/admin", MFA)]),
+            )
+        ],
+    )
+    with TestClient(app) as client:
+        warmed(client, "/s/a", password)
+        on.append(True)
+        answer = client.get("/s/a", headers=password)
+        assert answer.text != "admin"
+        assert answer.status_code == 401
+
+
+def test_bind_12_a_reorder_inside_a_mount_with_middleware_meets_the_remembered_path(
+    guard: Guard, password: dict[str, str]
+) -> None:
+    """BIND-12: a mount with its own middleware; ``/s/a`` warmed, then the mount's routes
+    reordered so that an MFA catch-all runs there: refused, never the catch-all."""
+    inner = [StarletteRoute("/a", named("s-a")), StarletteRoute("/{page}", PAGE)]
+    app = Starlette(
+        routes=[Mount("/s", routes=inner, middleware=[Middleware(Passing)])],
+        middleware=[
+            Middleware(
+                StepUpMiddleware,
+                guard=guard,
+                routes=RouteTable([Route("GET", "/s/a", AUTH), Route("GET", "/s/{page}", MFA)]),
+            )
+        ],
+    )
+    with TestClient(app) as client:
+        warmed(client, "/s/a", password)
+        mount = app.router.routes[0]
+        mount.routes.reverse()
+        answer = client.get("/s/a", headers=password)
+        assert answer.text != "page"
+        assert answer.status_code == 401

@@ -864,7 +864,7 @@ def test_bind_12_a_reorder_inside_a_mount_with_middleware_meets_the_remembered_p
     )
     with TestClient(app) as client:
         warmed(client, "/s/a", password)
-        mount = app.router.routes[0]
+        mount: Any = app.router.routes[0]
         mount.routes.reverse()
         answer = client.get("/s/a", headers=password)
         assert answer.text != "page"

@@ -484,7 +484,8 @@ def _claim(router: Router, owner: object, seen: set[int]) -> bool:
     if id(router) in seen:
         return False
     known = getattr(router, _CHECKED, None)
-    if known is not None and known is not owner:
+    takes_over = getattr(known, "guards_like", None)
+    if known is not None and known is not owner and not (takes_over and takes_over(owner)):
         raise ConfigurationError(
             "this router is already guarded by another route table (an app or a mounted "
             "sub-app wrapped by two StepUpMiddleware): give each router one table"

@@ -229,6 +229,16 @@ class RoutedBinding:
         self.memo = RouteMemo(router, on_change=self._rebind)
         self._bind()  # at start-up a refusal is the ConfigurationError itself
 
+    def guards_like(self, other: object) -> bool:
+        """Whether ``other`` binds the same table for the same Guard: the binding of a
+        middleware Starlette built again (``app.build_middleware_stack()``) may take over this
+        one's routers (the old middleware is no longer called)."""
+        return (
+            isinstance(other, RoutedBinding)
+            and other.table is self.table
+            and other.guard is self.guard
+        )
+
     def policy_for(self, method: str, template: str | None, preflight: bool) -> Policy:
         """The policy of ``method`` on the route ``template``; raises :class:`RoutesUnbound`
         while the routes are ones the table does not fit."""
@@ -248,6 +258,10 @@ class RoutedBinding:
         for point, resolve_there, top in points:
             shortcut = memo.generation if top else None
             installed = point.middleware_stack
+            if isinstance(installed, DispatchCheck) and installed.routed is not self:
+                if installed.routed.guards_like(self):  # a rebuilt app stack took over: unwrap
+                    inner: Any = installed.app
+                    point.middleware_stack = installed = inner
             if isinstance(installed, DispatchCheck) and installed.routed is self:
                 installed.resolve = resolve_there  # the router may sit under another prefix now
                 installed.shortcut = shortcut
@@ -256,6 +270,11 @@ class RoutedBinding:
                     installed, self.guard, self, resolve_there, shortcut
                 )
         self.bound = binding
+
+    def reinstall(self) -> None:
+        """The top router's dispatch check is not this binding's (taken off, or replaced by
+        another layer): bind again, which puts it back in front of whatever is there."""
+        self._rebind()
 
     def _rebind(self, unreadable: Exception | None = None) -> None:
         """The routes changed (called by the memo before it resolves anything under them);
@@ -286,7 +305,7 @@ class StepUpMiddleware:
     ``scope["state"]["principal"]`` (Starlette's ``request.state.principal``).
     """
 
-    __slots__ = ("_memo", "_policy_of", "_router", "app", "guard", "routes")
+    __slots__ = ("_memo", "_policy_of", "_routed", "_router", "app", "guard", "routes")
 
     def __init__(
         self,
@@ -302,7 +321,8 @@ class StepUpMiddleware:
         self.routes = routes
         self._router = router
         self._policy_of: PolicyOf | None = None
-        #: The routed binding's memo (the hot path's lookup), or ``None`` for a raw app.
+        #: The routed binding and its memo (the hot path's lookup), or ``None`` for a raw app.
+        self._routed: RoutedBinding | None = None
         self._memo: RouteMemo | None = None
 
     def _bind(self, scope: Scope) -> PolicyOf:
@@ -331,7 +351,7 @@ class StepUpMiddleware:
                 policy: Policy = judged[4]
                 return policy
 
-            self._memo = routed.memo
+            self._routed, self._memo = routed, routed.memo
         self._policy_of = policy_of
         return policy_of
 
@@ -367,11 +387,19 @@ class StepUpMiddleware:
             and not guard.token_methods.body  # a token may be in the body: read it first
         )
         memo = self._memo
+        if memo is not None:
+            routed = self._routed
+            assert routed is not None
+            check = routed.router.middleware_stack
+            if type(check) is not DispatchCheck or check.routed is not routed:
+                routed.reinstall()  # the dispatch check was taken off: put it back first
+                recallable = False
         if recallable and memo is not None:
             # A token seen before on a path judged before: the judgement remembered for these
             # routes, and the Guard's remembered verdict under its policy. No route-change check
-            # here: the dispatch check in front of the router makes it before anything runs,
-            # and judges the request again if the routes changed since (BIND-12).
+            # here: the dispatch check in front of the router (in place, as just seen) makes it
+            # before anything runs, and judges the request again if the routes changed since
+            # (BIND-12).
             judged = memo.remembered(scope, preflight)
             if judged is not None:
                 remembered = guard.recall(authorization[0], judged[4])

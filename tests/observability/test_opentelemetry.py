@@ -432,29 +432,6 @@ def test_without_an_observer_nothing_is_measured_and_nothing_changes(
     assert sum(telemetry.counts(DECISIONS).values()) == len(requests)  # the other Guard's
 
 
-def test_the_asgi_middleware_reports_every_decision_to_the_observer(
-    jwt_guard: MakeGuard, issuer: FakeIssuer, telemetry: Telemetry
-) -> None:
-    """OBS-4, OBS-8: the raw ASGI middleware, which may answer a token seen before from the
-    Guard's remembered verdicts, still reports each decision when an observer is installed."""
-    guard = jwt_guard()
-    instrument(guard, meter_provider=telemetry.meter_provider)
-
-    async def endpoint(_request: Request) -> JSONResponse:
-        return JSONResponse({})
-
-    app = StepUpMiddleware(
-        Starlette(routes=[Route("/reports", endpoint)]),
-        guard=guard,
-        routes=RouteTable([TableRoute("GET", "/reports", READ)]),
-    )
-    client = TestClient(app)
-    token = issuer.tokens.password_token(scope="reports:read")
-    headers = {"Authorization": "Bearer " + token}
-    assert [client.get("/reports", headers=headers).status_code for _ in range(3)] == [200] * 3
-    assert telemetry.counts(DECISIONS) == {decision("reports-read", 200): 3}
-
-
 def _recall_app(guard: Any) -> TestClient:
     async def endpoint(_request: Request) -> JSONResponse:
         return JSONResponse({})
@@ -465,6 +442,20 @@ def _recall_app(guard: Any) -> TestClient:
         routes=RouteTable([TableRoute("GET", "/reports", READ)]),
     )
     return TestClient(app)
+
+
+def test_the_asgi_middleware_reports_every_decision_to_the_observer(
+    jwt_guard: MakeGuard, issuer: FakeIssuer, telemetry: Telemetry
+) -> None:
+    """OBS-4, OBS-8: the raw ASGI middleware, which may answer a token seen before from the
+    Guard's remembered verdicts, still reports each decision when an observer is installed."""
+    guard = jwt_guard()
+    instrument(guard, meter_provider=telemetry.meter_provider)
+    client = _recall_app(guard)
+    token = issuer.tokens.password_token(scope="reports:read")
+    headers = {"Authorization": "Bearer " + token}
+    assert [client.get("/reports", headers=headers).status_code for _ in range(3)] == [200] * 3
+    assert telemetry.counts(DECISIONS) == {decision("reports-read", 200): 3}
 
 
 class _Counting:

@@ -194,24 +194,24 @@ class StepUpWSGIMiddleware:
                 return self._policy_of
             table = self.routes
             routing = self._routing
+            policy_of: PolicyOf
             if routing is None:
                 table.check_raw()
 
-                def policy_of(environ: WSGIEnvironment, method: str, pre: bool) -> Policy | None:
+                def raw_policy_of(
+                    environ: WSGIEnvironment, method: str, pre: bool
+                ) -> Policy | None:
                     path = environ_path(environ)
                     return raw_policy(table, method, path, raw_request_path(environ), pre)
 
+                policy_of = raw_policy_of
             else:
                 # Bound to the map as it is, and again whenever it changes (BIND-12); the rule
-                # each request reaches remembered while the map is plain (RuleMemo).
+                # each request reaches remembered while the map is plain (RuleMemo), which
+                # records its judgement in the environ (JUDGED_KEY).
                 mapped = MappedBinding(self.guard, table, routing)
                 self._memo = memo = RuleMemo(mapped)
-                judged = memo.judged
-
-                def policy_of(environ: WSGIEnvironment, method: str, pre: bool) -> Policy | None:
-                    rule, policy = judged(environ, method, pre)
-                    environ[JUDGED_KEY] = (rule, method, policy)
-                    return policy
+                policy_of = memo.policy_of
 
                 if routing.flask_app is not None:
                     from .flask import install_dispatch_check
@@ -255,7 +255,9 @@ class StepUpWSGIMiddleware:
             denial = refusal_for(guard, decision, environ.get("HTTP_ACCEPT"), method)
             return start_denial(denial, start_response)
         environ[PRINCIPAL_KEY] = decision.principal
-        return self.app(environ, _edge.starting_with(start_response, extra))
+        if extra:
+            start_response = _edge.starting_with(start_response, extra)
+        return self.app(environ, start_response)
 
 
 class _Additions:
@@ -404,11 +406,14 @@ class MappedBinding:
         additions = self._additions
         seen = self._seen
         views = self._views
+        app = self.routing.flask_app
         if (
             additions is not None
             and additions.count == seen[1]
             and (views.changes if isinstance(views, _WatchedViews) else len(views)) == seen[0]
-            and not self._replaced()
+            and (  # not self._replaced(), read here without a call
+                app is None or (app.url_map is self.routing.url_map and app.view_functions is views)
+            )
         ):
             return False
         with self._lock:
@@ -476,6 +481,25 @@ _MATCH_INPUTS = (
 )
 
 
+def match_key(environ: WSGIEnvironment, preflight: bool) -> tuple[Any, ...]:
+    """What :class:`RuleMemo` remembers a judgement by: ``preflight`` and the environ's value
+    (``None``: absent) of every name in ``_MATCH_INPUTS``, in that order (one ``get`` each,
+    written out: a quarter of the cost of mapping ``get`` over the names)."""
+    get = environ.get
+    return (
+        preflight,
+        get("REQUEST_METHOD"),
+        get("PATH_INFO"),
+        get("SCRIPT_NAME"),
+        get("HTTP_HOST"),
+        get("SERVER_NAME"),
+        get("SERVER_PORT"),
+        get("wsgi.url_scheme"),
+        get("HTTP_CONNECTION"),
+        get("HTTP_UPGRADE"),
+    )
+
+
 def _builtin_converters() -> tuple[type[Any], ...]:
     from werkzeug.routing.converters import DEFAULT_CONVERTERS
 
@@ -519,7 +543,7 @@ class RuleMemo:
     def __init__(self, mapped: MappedBinding) -> None:
         self._mapped = mapped
         self._limit = MAX_REMEMBERED_RULES
-        self._memory: dict[tuple[Any, ...], tuple[str | None, Policy]] = {}
+        self._memory: dict[tuple[Any, ...], tuple[str | None, str, Policy]] = {}
         self._plain = False
         self._settings: tuple[Any, ...] = ()
         self._survey()
@@ -546,39 +570,46 @@ class RuleMemo:
         """How many judgements are remembered now."""
         return len(self._memory)
 
-    def judged(
-        self, environ: WSGIEnvironment, method: str, preflight: bool
-    ) -> tuple[str | None, Policy]:
-        """The rule ``environ`` reaches (``None``: none runs) and ``method``'s policy on it;
-        raises :class:`RoutesUnbound` while the map is one the table does not fit."""
+    def policy_of(self, environ: WSGIEnvironment, method: str, preflight: bool) -> Policy:
+        """``method``'s policy on the rule ``environ`` reaches; the judgement is recorded in
+        ``environ[JUDGED_KEY]`` as ``(rule, method, policy)`` (rule ``None``: none runs), the
+        very tuple remembered. Raises :class:`RoutesUnbound` while the map is one the table
+        does not fit."""
         mapped = self._mapped
-        routing = mapped.routing
         mapped.changed()  # bound again (and this memory replaced) if the map changed
         memory = self._memory  # taken before judging: see _survey
         key: tuple[Any, ...] | None = None
         if self._plain:
-            if _settings_of(routing, copy=False) != self._settings:
+            if _settings_of(mapped.routing, copy=False) != self._settings:
                 self._survey()  # a setting changed: what was remembered may be wrong
                 memory = self._memory
             if self._plain:
-                key = (preflight, *map(environ.get, _MATCH_INPUTS))
+                key = match_key(environ, preflight)
                 try:
                     remembered = memory.get(key)
                 except TypeError:  # an unhashable value in the environ: not remembered
                     key = None
                 else:
-                    if remembered is not None and self._memory is memory:
-                        return remembered
+                    if (
+                        remembered is not None
+                        and remembered[1] == method
+                        and self._memory is memory
+                    ):
+                        environ[JUDGED_KEY] = remembered
+                        return remembered[2]
+        routing = mapped.routing
         rule = _rule_of(routing, environ)
         if mapped.changed():  # the map changed meanwhile: bound again, the rule asked again
             rule = _rule_of(routing, environ)
             key = None
         policy = mapped.policy_for(method, rule, preflight)
+        judged = (rule, method, policy)
         if key is not None and self._limit > 0:
             if len(memory) >= self._limit:
                 memory.clear()
-            memory[key] = (rule, policy)
-        return rule, policy
+            memory[key] = judged
+        environ[JUDGED_KEY] = judged
+        return policy
 
 
 def _plain_map(routing: _Routing) -> bool:

@@ -139,3 +139,48 @@ def test_perf_1_a_view_of_an_app_not_initialised_fails_closed() -> None:
     app.testing = True
     with pytest.raises(ConfigurationError, match="not initialised"):
         app.test_client().get("/x")
+
+
+def test_perf_1_protect_admits_a_token_seen_before_and_still_lets_preflights_through(
+    make_guard: MakeGuard, tokens: TokenFactory
+) -> None:
+    guard = make_guard()
+    calls = counting(guard)
+    app = flask.Flask(__name__)
+    stepup = FlaskStepUp(guard, app)
+    blueprint = flask.Blueprint("cats", __name__)
+    blueprint.add_url_rule("/cats/", view_func=lambda: {"sub": current_principal.subject})
+    stepup.protect(blueprint, CATS)
+    app.register_blueprint(blueprint)
+    client = app.test_client()
+    good = auth(tokens.mfa_token(scope="cats:read", auth_age=10, subject="bob"))
+    replies = [client.get("/cats/", headers=good) for _ in range(4)]
+    assert [(r.status_code, r.json) for r in replies] == [(200, {"sub": "bob"})] * 4
+    assert len(calls) == 2
+    weak = auth(tokens.password_token(scope="cats:read"))
+    assert [client.get("/cats/", headers=weak).status_code for _ in range(2)] == [401] * 2
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    assert client.options("/cats/", headers=preflight).status_code == 200
+    assert client.options("/cats/").status_code == 401  # plain OPTIONS: judged
+
+
+def test_bind_2_behind_the_middleware_the_view_reads_the_principal_it_admitted(
+    make_guard: MakeGuard, tokens: TokenFactory
+) -> None:
+    from stepup_mfa.routes import Route, RouteTable
+    from stepup_mfa.wsgi import StepUpWSGIMiddleware
+
+    app = flask.Flask(__name__)
+    app.add_url_rule("/cats/", "cats", view_func=lambda: {"sub": current_principal.subject})
+    app.add_url_rule("/open", "open", view_func=lambda: "open")
+    table = RouteTable([Route("GET", "/cats/", CATS)], default=AUTHENTICATED)
+    app.wsgi_app = StepUpWSGIMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, guard=make_guard(), routes=table
+    )
+    client = app.test_client()
+    good = auth(tokens.mfa_token(scope="cats:read", auth_age=10, subject="carol"))
+    replies = [client.get("/cats/", headers=good) for _ in range(3)]
+    assert [(r.status_code, r.json) for r in replies] == [(200, {"sub": "carol"})] * 3
+    weak = auth(tokens.password_token(scope="cats:read"))
+    assert [client.get("/cats/", headers=weak).status_code for _ in range(2)] == [401] * 2
+    assert client.get("/open").status_code == 401  # the table's default: authenticated

@@ -70,6 +70,7 @@ from .wsgi import JUDGED_KEY, form_body
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+    from flask import Request as FlaskRequest
     from werkzeug.wrappers import Request as WSGIRequest
 
 __all__ = [
@@ -157,9 +158,9 @@ def get_principal() -> Principal | None:
     Set by ``require``/``protect``, or by :class:`~stepup_mfa.wsgi.StepUpWSGIMiddleware` when the
     app is wrapped in it.
     """
-    principal: Principal | None = g.get(_G_KEY)
+    principal: Principal | None = getattr(_current_g(), _G_KEY, None)
     if principal is None:
-        principal = principal_in(request.environ)
+        principal = principal_in(_current_request().environ)
     return principal
 
 
@@ -178,8 +179,8 @@ current_principal: Principal = cast(Principal, LocalProxy(_current_principal))
 #: The objects behind Flask's proxies, each taken with one context-variable lookup (an
 #: attribute read through a proxy looks the object up again every time).
 _current_app: Callable[[], Flask] = cast(LocalProxy[Flask], current_app)._get_current_object
-_current_request: Callable[[], WSGIRequest] = cast(
-    LocalProxy["WSGIRequest"], request
+_current_request: Callable[[], FlaskRequest] = cast(
+    LocalProxy["FlaskRequest"], request
 )._get_current_object
 _current_g: Callable[[], object] = cast(LocalProxy[object], g)._get_current_object
 
@@ -224,9 +225,6 @@ class FlaskStepUp:
                     del app.before_request_funcs[None]
 
         app.before_request_funcs.setdefault(None, []).insert(0, stepup_mfa_check_decorators)
-
-    def _guard(self) -> Guard:
-        return _app_guard(_current_app(), self.guard)
 
     def _check_order(self, app: Flask) -> None:
         """Raise if ``app`` routes to a view whose protected form exists but is not routed."""
@@ -279,11 +277,12 @@ class FlaskStepUp:
             raise ConfigurationError(f"protect(blueprint, policy): got {type(policy).__name__}")
 
         def stepup_mfa_protect() -> None:
-            if environ_is_preflight(request.environ, request.method) and not (
+            current = _current_request()
+            if environ_is_preflight(current.environ, current.method) and not (
                 _view_answers_options()
             ):
                 return
-            _judge(self._guard(), policy)
+            _judge_view(self.guard, policy)
 
         blueprint.before_request(stepup_mfa_protect)
 
@@ -309,10 +308,12 @@ def install_dispatch_check(
     """
 
     def stepup_mfa_dispatch_check(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
-        environ = request.environ
+        current = _current_request()  # once: each read through the proxy looks it up again
+        environ = current.environ
         judged = environ.get(JUDGED_KEY)
-        method = request.method
-        rule = request.url_rule.rule if request.url_rule is not None else None
+        method = current.method
+        url_rule = current.url_rule
+        rule = url_rule.rule if url_rule is not None else None
         fresh = not changed()
         if fresh and judged is not None and judged[0] == rule and judged[1] == method:
             return
@@ -324,7 +325,7 @@ def install_dispatch_check(
             return
         if fresh and judged is not None and judged[2] == policy:
             return
-        _admit(guard, guard.check(wsgi_view(environ, request.path, mtls=guard.mtls), policy))
+        _admit(guard, guard.check(wsgi_view(environ, current.path, mtls=guard.mtls), policy))
         environ[JUDGED_KEY] = (rule, method, policy)
 
     app.url_value_preprocessors.setdefault(None, []).insert(0, stepup_mfa_dispatch_check)
@@ -358,23 +359,15 @@ def _app_guard(app: Flask, default: Guard | None) -> Guard:
 
 
 def _judge_view(default: Guard | None, policy: Policy) -> None:
-    """``require``'s check: :func:`_judge` with the current app's Guard. A token seen before is
-    admitted here, the request's objects taken from their context variables once each (every
-    attribute read through Flask's proxies costs a lookup of its own)."""
+    """Judge the current request with the current app's Guard (``init_app``, else ``default``);
+    once admitted, its response gets the headers of an admitted request (a fresh
+    ``DPoP-Nonce``, RFC 9449 §8.2). A token seen before is admitted with the request's objects
+    taken from their context variables once each (every attribute read through Flask's proxies
+    costs a lookup of its own)."""
     guard = _app_guard(_current_app(), default)
     remembered = _edge.wsgi_recall(guard, _current_request().environ, policy)
-    if remembered is None:
-        _judge(guard, policy)
-    else:  # a token seen before (Bearer only: nothing to add), as _judge admits it
-        setattr(_current_g(), _G_KEY, remembered.principal)
-
-
-def _judge(guard: Guard, policy: Policy) -> None:
-    """Judge the current request; once admitted, its response gets the headers of an admitted
-    request (a fresh ``DPoP-Nonce``, RFC 9449 §8.2)."""
-    remembered = _edge.wsgi_recall(guard, request.environ, policy)
     if remembered is not None:  # a token seen before (Bearer only: nothing to add)
-        _admit(guard, remembered)
+        setattr(_current_g(), _G_KEY, remembered.principal)  # as _admit records it
         return
     view = _request_view(guard, policy)
     _admit(guard, guard.check(view, policy))

@@ -636,3 +636,86 @@ def test_perf_1_two_flask_apps_on_one_guard_keep_their_own_tables(
         status, body = call(second, environ_for("/open", plain))
         assert (status, body) != (200, "admin")
         assert status == 401
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "POST"])
+def test_bind_2_another_method_on_a_remembered_mfa_path_never_runs_the_view(
+    guard: Guard, tokens: TokenFactory, method: str
+) -> None:
+    """BIND-2, PERF-4: ``GET /admin/1`` remembered for an MFA token; the password token with
+    ``HEAD`` (Flask runs the GET view), ``OPTIONS`` (Flask answers itself) or ``POST`` (405)
+    never runs the MFA view: a remembered judgement is reused only for its own method."""
+    ran: list[str] = []
+    app = flask_app(guard)
+
+    def counted(**_: Any) -> str:
+        ran.append("admin")
+        return "admin"
+
+    app.view_functions["admin"] = counted
+    strong, plain = tokens.mfa_token(auth_age=10), tokens.password_token()
+    for _ in range(2):
+        assert call(app, environ_for("/admin/1", strong)) == (200, "admin")
+    ran.clear()
+    for _ in range(2):
+        status, _ = call(app, environ_for("/admin/1", plain, REQUEST_METHOD=method))
+        assert status != 200 or method == "OPTIONS"
+    assert ran == []
+
+
+def test_perf_1_protect_admission_remembered_does_not_pass_a_stricter_require(
+    guard: Guard, tokens: TokenFactory
+) -> None:
+    """PERF-1, BIND-7: a blueprint under ``protect(bp, AUTH)`` with one view also under
+    ``require(MFA)``; both share one path since today. The password token remembered by
+    ``protect`` (and by an AUTH view) is judged again for MFA by ``require``: 401."""
+    app = flask.Flask(__name__)
+    stepup = FlaskStepUp(guard, app)
+    blueprint = flask.Blueprint("staff", __name__)
+
+    @blueprint.get("/list")
+    def staff_list() -> str:
+        return "list"
+
+    @blueprint.get("/admin")
+    @stepup.require(MFA)
+    def staff_admin() -> str:
+        return "admin"
+
+    stepup.protect(blueprint, AUTH)
+    app.register_blueprint(blueprint)
+    client = app.test_client()
+    plain = bearer(tokens.password_token())
+    for _ in range(2):
+        assert client.get("/list", headers=plain).get_data(as_text=True) == "list"
+    for _ in range(2):
+        answer = client.get("/admin", headers=plain)
+        assert answer.get_data(as_text=True) != "admin"
+        assert answer.status_code == 401
+    strong = bearer(tokens.mfa_token(auth_age=10))
+    assert client.get("/admin", headers=strong).get_data(as_text=True) == "admin"
+
+
+def test_perf_1_protect_with_a_remembered_token_and_a_query_token_is_judged(
+    guard: Guard, tokens: TokenFactory
+) -> None:
+    """PERF-1, R6750: a token remembered under ``protect``; the same header with an
+    ``access_token`` in the query (two ways at once) is not the remembered admission: judged,
+    refused (400), never the view."""
+    app = flask.Flask(__name__)
+    stepup = FlaskStepUp(guard, app)
+    blueprint = flask.Blueprint("staff", __name__)
+
+    @blueprint.get("/list")
+    def staff_list() -> str:
+        return "list"
+
+    stepup.protect(blueprint, AUTH)
+    app.register_blueprint(blueprint)
+    client = app.test_client()
+    token = tokens.password_token()
+    for _ in range(2):
+        assert client.get("/list", headers=bearer(token)).status_code == 200
+    answer = client.get("/list?access_token=" + token, headers=bearer(token))
+    assert answer.get_data(as_text=True) != "list"
+    assert answer.status_code == 400

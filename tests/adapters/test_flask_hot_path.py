@@ -184,3 +184,66 @@ def test_bind_2_behind_the_middleware_the_view_reads_the_principal_it_admitted(
     weak = auth(tokens.password_token(scope="cats:read"))
     assert [client.get("/cats/", headers=weak).status_code for _ in range(2)] == [401] * 2
     assert client.get("/open").status_code == 401  # the table's default: authenticated
+
+
+def test_bind_7_a_hand_run_preprocess_request_does_not_end_the_order_check(guard: Guard) -> None:
+    app = flask.Flask(__name__)
+    stepup = FlaskStepUp(guard, app)
+    with app.test_request_context("/"):
+        app.preprocess_request()  # Flask's setup is not finished by this
+    blueprint = flask.Blueprint("late", __name__)
+
+    @stepup.require(CATS)
+    @blueprint.get("/admin")
+    def admin() -> str:
+        return "admin"
+
+    app.register_blueprint(blueprint)
+    app.testing = True
+    with pytest.raises(ConfigurationError, match="wrong order"):
+        app.test_client().get("/admin")
+
+
+def test_bind_7_the_hook_leaves_idempotently(guard: Guard) -> None:
+    from stepup_mfa.adapters.flask import _drop_hook
+
+    app = flask.Flask(__name__)
+    FlaskStepUp(guard, app)
+    (hook,) = app.before_request_funcs[None]
+    _drop_hook(app, hook)
+    _drop_hook(app, hook)  # a second first request doing the same: no KeyError
+    assert None not in app.before_request_funcs
+
+
+def test_bind_2_a_plain_tuple_in_the_judged_key_is_trusted_for_nothing(
+    make_guard: MakeGuard, tokens: TokenFactory
+) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    from stepup_mfa.routes import Route, RouteTable
+    from stepup_mfa.wsgi import StepUpWSGIMiddleware
+
+    app = flask.Flask(__name__)
+    app.add_url_rule("/open", "open", lambda: "open")
+    app.add_url_rule("/admin", "admin", lambda: "admin")
+    table = RouteTable([Route("GET", "/admin", CATS)], default=AUTHENTICATED)
+    inner = app.wsgi_app
+    middleware = StepUpWSGIMiddleware(inner, guard=make_guard(), routes=table)
+
+    def rewriting(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["PATH_INFO"] = "/admin"
+        environ["stepup_mfa.judged"] = ("/admin", "GET", AUTHENTICATED)  # forged
+        return inner(environ, start_response)
+
+    middleware.app = rewriting
+    app.wsgi_app = middleware  # type: ignore[method-assign]
+    headers = list(auth(tokens.password_token()).items())
+    environ = EnvironBuilder(path="/open", headers=headers).get_environ()
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return lambda data: None
+
+    body = b"".join(app(environ, start_response))
+    assert statuses[0].startswith("401") and body != b"admin"

@@ -66,7 +66,7 @@ from ._edge import (
     refuse,
     wsgi_view,
 )
-from .wsgi import JUDGED_KEY, form_body
+from .wsgi import JUDGED_KEY, Judgement, form_body
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -210,19 +210,17 @@ class FlaskStepUp:
         self._check_order(app)
 
         def stepup_mfa_check_decorators() -> None:
-            if not app.extensions.get(_CHECKED_KEY):
+            # Until Flask's setup is finished (its first full request; a hand-run
+            # preprocess_request does not finish it) views may still be added: checked every
+            # time. Once it is, checked once more, and the hook leaves: no view can be
+            # registered any more, and the hook would only cost every request a call.
+            finished = getattr(app, "_got_first_request", False) is True
+            if not (finished and app.extensions.get(_CHECKED_KEY)):
                 self._check_order(app)  # blueprints register their views late
-                app.extensions[_CHECKED_KEY] = True
-            # Checked once per app, as before: from now on this hook would only cost every
-            # request a call. Dropped through a new list, so that the loop Flask is running over
-            # the old one goes on to the next hook.
-            funcs = app.before_request_funcs.get(None)
-            if funcs is not None and stepup_mfa_check_decorators in funcs:
-                kept = [f for f in funcs if f is not stepup_mfa_check_decorators]
-                if kept:
-                    app.before_request_funcs[None] = kept
-                else:
-                    del app.before_request_funcs[None]
+                if finished:
+                    app.extensions[_CHECKED_KEY] = True
+            if finished:
+                _drop_hook(app, stepup_mfa_check_decorators)
 
         app.before_request_funcs.setdefault(None, []).insert(0, stepup_mfa_check_decorators)
 
@@ -311,6 +309,8 @@ def install_dispatch_check(
         current = _current_request()  # once: each read through the proxy looks it up again
         environ = current.environ
         judged = environ.get(JUDGED_KEY)
+        if type(judged) is not Judgement:  # not the middleware's own record: trusted for nothing
+            judged = None
         method = current.method
         url_rule = current.url_rule
         rule = url_rule.rule if url_rule is not None else None
@@ -326,9 +326,23 @@ def install_dispatch_check(
         if fresh and judged is not None and judged[2] == policy:
             return
         _admit(guard, guard.check(wsgi_view(environ, current.path, mtls=guard.mtls), policy))
-        environ[JUDGED_KEY] = (rule, method, policy)
+        environ[JUDGED_KEY] = Judgement((rule, method, policy))
 
     app.url_value_preprocessors.setdefault(None, []).insert(0, stepup_mfa_dispatch_check)
+
+
+def _drop_hook(app: Flask, hook: Callable[[], Any]) -> None:
+    """Take ``hook`` out of the app's ``before_request`` hooks through a new list, so that the
+    loop Flask is running over the old one goes on to the next hook; idempotent, so that
+    concurrent first requests may both do it."""
+    funcs = app.before_request_funcs.get(None)
+    if funcs is None or hook not in funcs:
+        return
+    kept = [f for f in funcs if f is not hook]
+    if kept:
+        app.before_request_funcs[None] = kept
+    else:
+        app.before_request_funcs.pop(None, None)
 
 
 def _view_answers_options() -> bool:

@@ -84,8 +84,17 @@ class _Routing:
 PolicyOf = Callable[["WSGIEnvironment", str, bool], Policy | None]
 
 INCOMPLETE_BODY = "The request body is incomplete"
-#: What the middleware judged a request by: (the rule it predicted, the method, the policy).
+#: What the middleware judged a request by: a :class:`Judgement`.
 JUDGED_KEY = "stepup_mfa.judged"
+
+
+class Judgement(tuple[str | None, str, Policy]):
+    """``(rule, method, policy)``: the rule the middleware predicted (``None``: none runs), the
+    method and the policy it judged the request by. Flask's dispatch check trusts only this
+    class in ``environ[JUDGED_KEY]``: a plain tuple written there by other code (a middleware
+    between ours and Flask) counts for nothing, and the request is judged again."""
+
+    __slots__ = ()
 
 
 def principal_from_environ(environ: WSGIEnvironment) -> Principal | None:
@@ -543,7 +552,7 @@ class RuleMemo:
     def __init__(self, mapped: MappedBinding) -> None:
         self._mapped = mapped
         self._limit = MAX_REMEMBERED_RULES
-        self._memory: dict[tuple[Any, ...], tuple[str | None, str, Policy]] = {}
+        self._memory: dict[tuple[Any, ...], Judgement] = {}
         self._plain = False
         self._settings: tuple[Any, ...] = ()
         self._survey()
@@ -603,7 +612,7 @@ class RuleMemo:
             rule = _rule_of(routing, environ)
             key = None
         policy = mapped.policy_for(method, rule, preflight)
-        judged = (rule, method, policy)
+        judged = Judgement((rule, method, policy))
         if key is not None and self._limit > 0:
             if len(memory) >= self._limit:
                 memory.clear()

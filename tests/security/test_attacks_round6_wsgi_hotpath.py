@@ -768,3 +768,22 @@ def test_bind_2_a_recorded_judgement_copied_with_the_environ_to_a_rewritten_path
         status, body = call(app, environ_for("/open", plain))
         assert (status, body) != (200, "admin")
         assert status == 401
+
+
+def test_bind_2_a_request_run_by_hand_in_a_test_request_context_meets_the_rules_policy(
+    guard: Guard, tokens: TokenFactory
+) -> None:
+    """BIND-2: behind the middleware, ``/admin/1`` remembered for an MFA token; then the
+    password token's request run by hand in ``app.test_request_context()`` (no WSGI call, so no
+    Judgement in the environ) through ``preprocess_request``: the dispatch check judges it
+    by the rule and refuses it before any view runs."""
+    app = flask_app(guard)
+    strong = tokens.mfa_token(auth_age=10)
+    for _ in range(2):
+        assert call(app, environ_for("/admin/1", strong)) == (200, "admin")
+    with (
+        app.test_request_context("/admin/1", headers=bearer(tokens.password_token())),
+        pytest.raises(StepUpDenied) as refused,
+    ):
+        app.preprocess_request()
+    assert refused.value.code == 401

@@ -247,3 +247,44 @@ def test_bind_2_a_plain_tuple_in_the_judged_key_is_trusted_for_nothing(
 
     body = b"".join(app(environ, start_response))
     assert statuses[0].startswith("401") and body != b"admin"
+
+
+def plain_decorator(view: Any) -> Any:
+    """A decorator written without ``functools.wraps``."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def test_bind_7_require_above_a_decorator_without_wraps_above_the_route_fails(
+    guard: Guard,
+) -> None:
+    app = flask.Flask(__name__)
+    stepup = FlaskStepUp(guard, app)
+    with pytest.raises(ConfigurationError, match="wrong order"):
+
+        @stepup.require(CATS)
+        @plain_decorator
+        @app.get("/admin")
+        def admin() -> str:
+            return "admin"
+
+
+def test_bind_7_a_decorator_without_wraps_below_require_is_the_right_order(
+    guard: Guard, tokens: TokenFactory
+) -> None:
+    app = flask.Flask(__name__)
+    stepup = FlaskStepUp(guard, app)
+
+    @app.get("/admin")
+    @stepup.require(CATS)
+    @plain_decorator
+    def admin() -> str:
+        return "admin"
+
+    client = app.test_client()
+    assert client.get("/admin").status_code == 401
+    good = auth(tokens.mfa_token(scope="cats:read", auth_age=10))
+    assert client.get("/admin", headers=good).status_code == 200

@@ -144,12 +144,24 @@ _UNPROTECTED: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
 
 def _remember_unprotected(view: Callable[..., Any]) -> None:
+    """Remember ``view`` and every function it wraps: through ``__wrapped__``, and through the
+    functions its closure holds (a decorator written without ``functools.wraps``); at most 32."""
+    pending: list[Any] = [view]
     seen = 0
-    node: Any = view
-    while callable(node) and seen < 32:
+    while pending and seen < 32:
+        node = pending.pop(0)
+        if not callable(node) or node in _UNPROTECTED:
+            continue
         _UNPROTECTED.add(node)
-        node = getattr(node, "__wrapped__", None)
         seen += 1
+        pending.append(getattr(node, "__wrapped__", None))
+        for cell in getattr(node, "__closure__", None) or ():
+            try:
+                content = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if inspect.isfunction(content):
+                pending.append(content)
 
 
 def get_principal() -> Principal | None:

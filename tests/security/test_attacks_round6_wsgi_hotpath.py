@@ -715,13 +715,6 @@ def _no_wraps(view: Callable[..., Any]) -> Callable[..., Any]:
     return logged
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: @stepup.require above a decorator without functools.wraps above the route "
-    "decorator: the routed view is not linked to what require wrapped, so the order check never "
-    "sees it and the view is served with no check (adapters/flask.py _remember_unprotected: "
-    "follow closure cells too, or refuse a wrapped view it cannot trace)",
-)
 def test_bind_7_require_above_a_decorator_without_wraps_above_the_route_is_caught(
     guard: Guard,
 ) -> None:

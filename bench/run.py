@@ -59,6 +59,7 @@ from _servers import ASGI_VARIANTS, AUDIENCE, MFA, WSGI_VARIANTS  # noqa: E402
 
 ASGI_LABELS = {
     "bare": "bare Starlette",
+    "bare-control": "control: bare Starlette again (the noise floor: ideally 1.00)",
     "middleware": "stepup-mfa ASGI middleware",
     "decorator": "stepup-mfa Starlette `require`",
     "fastapi-bare": "bare FastAPI",
@@ -71,7 +72,7 @@ ASGI_LABELS = {
     "introspection-every": "stepup-mfa introspection, every request",
 }
 #: The rows also run under uvicorn's pure-Python stack (asyncio, h11).
-H11_VARIANTS = ("bare", "middleware", "decorator", "fastapi-bare", "fastapi")
+H11_VARIANTS = ("bare", "bare-control", "middleware", "decorator", "fastapi-bare", "fastapi")
 #: The row each row is divided by (bare Starlette unless named here).
 BASE_OF = {"fastapi": "fastapi-bare", "fastapi-pyjwt-cached": "fastapi-bare"}
 WSGI_LABELS = {
@@ -122,7 +123,14 @@ def pinned_to(cpu: int) -> Callable[[], None] | None:
 
 
 class Server:
-    def __init__(self, kind: str, variant: str, env: dict[str, str], fast: bool = True) -> None:
+    def __init__(
+        self,
+        kind: str,
+        variant: str,
+        env: dict[str, str],
+        fast: bool = True,
+        wrapper: tuple[str, ...] = (),
+    ) -> None:
         self.kind, self.variant, self.port = kind, variant, free_port()
         bind = f"127.0.0.1:{self.port}"
         python = sys.executable
@@ -142,7 +150,7 @@ class Server:
                        "-b", bind, "--log-level", "warning", "_servers:wsgi_app()"]  # fmt: skip
             self.key = variant
         self.process = subprocess.Popen(
-            command,
+            [*wrapper, *command],
             env={**env, "BENCH_VARIANT": variant},
             stdout=subprocess.DEVNULL,
             preexec_fn=pinned_to(1),
@@ -304,6 +312,61 @@ def in_process(token: str, rounds: int, requests: int) -> dict[str, list[float]]
 
 #: Requests counted per in-process app under callgrind.
 COUNTED_REQUESTS = 2000
+
+
+#: The server rows counted under callgrind by ``--instructions``.
+SERVER_COUNTED = ("bare", "middleware", "decorator", "pyjwt-cached", "fastapi-bare", "fastapi",
+                  "flask-bare", "flask-middleware", "flask-extension")  # fmt: skip
+
+
+def _instructions_of(pids: list[int]) -> int:
+    """The instructions callgrind counted so far in the processes ``pids`` (every thread)."""
+    shown = subprocess.run(["callgrind_control", "-e", "Ir", *map(str, pids)],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return sum(int(n.replace(",", "")) for n in re.findall(r"Th \d+\s+([\d,]+)", shown))
+
+
+def server_instructions(wrk: str, token: str, env: dict[str, str]) -> dict[str, float]:
+    """Instructions per request of whole server processes (uvicorn with uvloop and httptools, or
+    gunicorn's sync worker with its arbiter) under ``wrk``: each server runs under callgrind
+    with counting switched on only while ``wrk`` runs, so the count is the server's own work
+    per request, the same from run to run whatever else the machine does."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind: `sudo apt-get install -y valgrind`")
+    wrapper = (valgrind, "--tool=callgrind", "--instr-atstart=no",
+               "--callgrind-out-file=/dev/null")  # fmt: skip
+    counts: dict[str, float] = {}
+    for variant in SERVER_COUNTED:
+        kind = "gunicorn" if variant.startswith("flask") else "uvicorn"
+        server = Server(kind, variant, env, fast=True, wrapper=wrapper)
+        try:
+            server.wait(time.monotonic() + 300)
+            server.check(token, protected="bare" not in variant)
+            headers = {"Authorization": f"Bearer {token}"}
+            for _ in range(20):
+                httpx.get(server.url, headers=headers, timeout=30)
+            found = subprocess.run(["pgrep", "-P", str(server.process.pid)],
+                                   capture_output=True, text=True, check=False).stdout  # fmt: skip
+            pids = [server.process.pid, *map(int, found.split())]
+            subprocess.run(["callgrind_control", "-i", "on", *map(str, pids)],
+                           capture_output=True, check=True)  # fmt: skip
+            connections = 16 if kind == "uvicorn" else 4
+            out = subprocess.run(
+                [wrk, "-t1", f"-c{connections}", "-d8s", "--timeout", "30s",
+                 "-H", f"Authorization: Bearer {token}", server.url],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            counted = _instructions_of(pids)  # read while counting is on (off, none is shown)
+            subprocess.run(["callgrind_control", "-i", "off", *map(str, pids)],
+                           capture_output=True, check=True)  # fmt: skip
+            served = re.search(r"(\d+) requests in", out)
+            if served is None or "Non-2xx" in out:
+                raise SystemExit(f"wrk under callgrind, {variant}:\n{out}")
+            counts[variant] = counted / int(served.group(1))
+        finally:
+            server.stop()
+    return counts
 
 
 def count_one(name: str, token: str) -> None:
@@ -520,15 +583,22 @@ def main() -> None:
             paired: dict[str, list[float]] = {}  # each row's base, run just before it
             as_base: dict[str, list[float]] = {}
             by_key = {s.key: s for s in servers}
-            for _ in range(rounds):  # interleaved: every row once per round, right after its base
+            for round_number in range(rounds):  # interleaved: every row once per round
                 for server in servers:
                     base = by_key[base_key(server)]
                     if base is server:
                         continue
-                    before = measure(wrk, base, token, opaque, duration)
+                    # Next to its base, which runs first in even rounds and second in odd ones:
+                    # whatever favours the first (or the second) run of a pair cancels out.
+                    if round_number % 2 == 0:
+                        before = measure(wrk, base, token, opaque, duration)
+                        row = measure(wrk, server, token, opaque, duration)
+                    else:
+                        row = measure(wrk, server, token, opaque, duration)
+                        before = measure(wrk, base, token, opaque, duration)
                     as_base.setdefault(base.key, []).append(before)
                     paired.setdefault(server.key, []).append(before)
-                    rps[server.key].append(measure(wrk, server, token, opaque, duration))
+                    rps[server.key].append(row)
         finally:
             for server in servers:
                 server.stop()
@@ -545,6 +615,7 @@ def main() -> None:
             raw["in_process_seconds"] = in_process(token, max(rounds, 3), requests)
         if args.instructions:
             raw["instructions_per_request"] = instructions(token, env)
+            raw["server_instructions_per_request"] = server_instructions(wrk, token, env)
     if only is None or "cold" in only:
         raw["cold_verify_seconds"] = cold_verify(max(rounds, 3), 20 if args.quick else 200)
     raw["machine"] = {
@@ -592,6 +663,15 @@ def render(raw: dict[str, Any]) -> str:
             f"| in-process raw ASGI call, real clock, x bare | {ASGI_LABELS[variant]} | "
             f"{statistics.median(values) * 1e6:.1f} us ({statistics.median(extra):+.1f} us) "
             f"| {cell} |"
+        )
+    on_server = raw.get("server_instructions_per_request", {})
+    for variant, count in on_server.items():
+        base = on_server[BASE_OF.get(variant, "flask-bare" if "flask" in variant else "bare")]
+        label = {**ASGI_LABELS, **WSGI_LABELS}[variant]
+        server = "gunicorn sync worker" if "flask" in variant else "uvicorn (uvloop + httptools)"
+        lines.append(
+            f"| {server} + wrk, instructions per request (callgrind), x bare | {label} "
+            f"| {count:,.0f} ({count - base:+,.0f}) | {count / base:.2f} |"
         )
     counted = raw.get("instructions_per_request", {})
     for variant, count in counted.items():

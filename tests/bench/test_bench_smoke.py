@@ -37,8 +37,8 @@ def test_bench_run_quick_answers_every_row(tmp_path: Path) -> None:
     # uvloop and httptools are in the dev extra: the headline rows use them, and the same apps
     # run again under asyncio and h11.
     assert raw["uvicorn_stack"] == "uvloop + httptools"
-    assert set(raw["requests_per_second_h11"]) == {"bare", "middleware", "decorator",
-                                                   "fastapi-bare", "fastapi"}  # fmt: skip
+    h11_rows = {"bare", "bare-control", "middleware", "decorator", "fastapi-bare", "fastapi"}
+    assert set(raw["requests_per_second_h11"]) == h11_rows
     assert all(v and min(v) > 0 for v in raw["requests_per_second_h11"].values())
     assert set(raw["cold_verify_seconds"]) == {"RS256", "ES256", "PS256", "EdDSA"}
     assert raw["in_process_seconds"]["middleware"] and raw["in_process_seconds"]["fastapi"]
@@ -46,5 +46,6 @@ def test_bench_run_quick_answers_every_row(tmp_path: Path) -> None:
     assert "| setup | row | absolute (median) | ratio |" in table
     for label in ("bare Starlette", "stepup-mfa ASGI middleware", "stepup-mfa Flask extension",
                   "peer: PyJWT + dict cache", "cold verify EdDSA", "bare FastAPI",
-                  "(uvloop + httptools)", "(asyncio + h11)"):  # fmt: skip
+                  "(uvloop + httptools)", "(asyncio + h11)",
+                  "control: bare Starlette again"):  # fmt: skip
         assert label in table

@@ -11,15 +11,12 @@ hole is marked ``xfail(strict=True)``.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server_kit import free_port, raw_request, served
 
 from stepup_mfa.testing import FakeIssuer
 
@@ -40,26 +37,11 @@ SERVERS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def raw(
     port: int, target: str, headers: list[tuple[str, str]], method: str = "GET"
 ) -> tuple[int, bytes]:
     """One request written byte for byte; the status and the body (read to the close)."""
-    lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    return raw_request(port, f"{method} {target} HTTP/1.1", headers)
 
 
 @pytest.fixture(scope="module")
@@ -76,39 +58,11 @@ def password(issuer: FakeIssuer) -> tuple[str, str]:
 @pytest.fixture(scope="module", params=list(SERVERS))
 def port(request: pytest.FixtureRequest, issuer: FakeIssuer) -> Iterator[int]:
     server: str = request.param
-    port = _free_port()
+    port = free_port()
     where = str(port) if server.startswith("uvicorn") else f"127.0.0.1:{port}"
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", ""), os.getcwd()]),
-        ROUND5_ISSUER=issuer.issuer,
-        ROUND5_AUDIENCE=AUDIENCE,
-    )
-    process = subprocess.Popen(
-        [sys.executable, *SERVERS[server], where],
-        cwd=HERE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"{server} exited"
-            try:
-                raw(port, "/open", [])
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"{server} did not start"
-                time.sleep(0.1)
+    env = {"ROUND5_ISSUER": issuer.issuer, "ROUND5_AUDIENCE": AUDIENCE}
+    with served(server, [*SERVERS[server], where], env, lambda _pid: raw(port, "/open", [])):
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def test_bind_12_server_a_reorder_by_a_threadpool_endpoint_meets_the_remembered_path(

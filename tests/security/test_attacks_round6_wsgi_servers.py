@@ -15,10 +15,7 @@ must all be answered (no 500 from the order check leaving ``before_request``). A
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from server_kit import free_port, raw_request
+from server_kit import served as serving
 
 from stepup_mfa.testing import FakeIssuer
 
@@ -40,40 +39,7 @@ SERVERS = {
 APPS = ["middleware_app", "extension_app"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def raw(port: int, request_line: str, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
-    """One request written byte for byte (``request_line`` whole); the status and the body."""
-    lines = [request_line]
-    if not any(name.lower() == "host" for name, _ in headers):
-        lines.append(f"Host: 127.0.0.1:{port}")
-    lines += [f"{name}: {value}" for name, value in headers]
-    if not any(name.lower() == "connection" for name, _ in headers):
-        lines.append("Connection: close")
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        received = b""
-        while chunk := sock.recv(65536):  # to the close, or to the end of a sized body
-            received += chunk
-            head, found, body = received.partition(b"\r\n\r\n")
-            length = _content_length(head) if found else None
-            if length is not None and len(body) >= length:
-                break
-    head, _, body = received.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
-def _content_length(head: bytes) -> int | None:
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value.strip())
-    return None
+raw = raw_request
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +52,7 @@ def issuer() -> Iterator[FakeIssuer]:
 def _serve(server: str, app: str, issuer: FakeIssuer, *, probe: bool = True) -> Iterator[int]:
     """The server on a free port; ``probe`` waits with ``/pub`` requests, else by connecting
     (no request reaches the app before the test's own)."""
-    port = _free_port()
+    port = free_port()
     kind, args = SERVERS[server]
     target = f"round6_wsgi_apps:{app}" + ("()" if kind == "gunicorn" else "")
     where = (
@@ -94,42 +60,18 @@ def _serve(server: str, app: str, issuer: FakeIssuer, *, probe: bool = True) -> 
         if kind == "gunicorn"
         else [f"--listen=127.0.0.1:{port}", target]
     )
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", ""), os.getcwd()]),
-        ROUND6_ISSUER=issuer.issuer,
-        ROUND6_AUDIENCE=AUDIENCE,
-    )
-    process = subprocess.Popen(
-        [sys.executable, *args, *where],
-        cwd=HERE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"{server} exited"
-            try:
-                if probe:
-                    raw(port, "GET /pub HTTP/1.1", [])
-                else:
-                    socket.create_connection(("127.0.0.1", port), timeout=5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"{server} did not start"
-                time.sleep(0.1)
+    env = {"ROUND6_ISSUER": issuer.issuer, "ROUND6_AUDIENCE": AUDIENCE}
+
+    def ready(_pid: int) -> None:
+        if probe:
+            raw(port, "GET /pub HTTP/1.1", [])
+        else:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+    with serving(server, [*args, *where], env, ready):
         if not probe and kind == "gunicorn":
             time.sleep(0.5)  # the master listens before its worker has imported the app
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 #: (request line, extra headers) for the password token: each reaches (or might reach) the

@@ -301,3 +301,22 @@ def test_bind_12_flask_a_rule_for_the_mfa_view_added_after_the_first_request_is_
     answer = client.get("/staff/1", headers=password)
     assert answer.status_code == 503
     assert answer.text != "admin"
+
+
+def test_bind_12_asgi_the_dispatch_check_taken_off_under_unfit_routes_stays_503_logged_once(
+    guard: Guard, tokens: TokenFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Routes the table no longer fits, and then the dispatch check taken off the router: every
+    request is still 503 (the remembered path is not taken without the check), and the refusal
+    is logged once, not bound again and logged on every request (BIND-12)."""
+    app = starlette_app(guard)
+    password = bearer(tokens.password_token())
+    with TestClient(app) as client:
+        assert [client.get("/open", headers=password).text for _ in range(2)] == ["open"] * 2
+        app.router.routes.insert(0, StarletteRoute("/staff/{id}", admin_endpoint(app)))
+        with caplog.at_level(logging.ERROR, logger="stepup_mfa"):
+            answers = [client.get("/open", headers=password)]
+            app.router.middleware_stack = app.router.middleware_stack.app  # type: ignore[attr-defined]
+            answers += [client.get("/open", headers=password) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [503] * 4
+    assert len(unbound_records(caplog)) == 1

@@ -392,8 +392,9 @@ class StepUpMiddleware:
             assert routed is not None
             check = routed.router.middleware_stack
             if type(check) is not DispatchCheck or check.routed is not routed:
-                routed.reinstall()  # the dispatch check was taken off: put it back first
-                recallable = False
+                recallable = False  # the dispatch check was taken off: put it back first
+                if not isinstance(routed.bound, Refused):  # (refused routes: 503 below anyway)
+                    routed.reinstall()
         if recallable and memo is not None:
             # A token seen before on a path judged before: the judgement remembered for these
             # routes, and the Guard's remembered verdict under its policy. No route-change check

@@ -11,15 +11,12 @@ server joins them), another case of the scheme, a token also in the query. A hol
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server_kit import free_port, raw_request, served
 
 from stepup_mfa.testing import FakeIssuer
 
@@ -28,47 +25,32 @@ AUDIENCE = "https://api.example.com"
 SERVERS = ("uvicorn", "hypercorn", "gunicorn", "waitress", "werkzeug")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _command(server: str, port: int) -> list[str]:
-    py, bind = sys.executable, f"127.0.0.1:{port}"
+    """What follows the interpreter on the command line of ``server`` listening on ``port``."""
+    bind = f"127.0.0.1:{port}"
     if server == "uvicorn":
         return [
-            *(py, "-m", "uvicorn", "--factory", "round3_recall_apps:asgi_app"),
+            *("-m", "uvicorn", "--factory", "round3_recall_apps:asgi_app"),
             *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
         ]
     if server == "hypercorn":
-        return [py, "-m", "hypercorn", "round3_recall_apps:asgi_app()", "--bind", bind]
+        return ["-m", "hypercorn", "round3_recall_apps:asgi_app()", "--bind", bind]
     if server == "gunicorn":
-        return [py, "-m", "gunicorn", "round3_recall_apps:wsgi_app()", "--bind", bind]
+        return ["-m", "gunicorn", "round3_recall_apps:wsgi_app()", "--bind", bind]
     if server == "waitress":
-        return [py, "-m", "waitress", f"--listen={bind}", "--call", "round3_recall_apps:wsgi_app"]
+        return ["-m", "waitress", f"--listen={bind}", "--call", "round3_recall_apps:wsgi_app"]
     assert server == "werkzeug"
     script = (
         "import sys, round3_recall_apps as a; from werkzeug.serving import run_simple; "
         "run_simple('127.0.0.1', int(sys.argv[1]), a.wsgi_app(), threaded=True)"
     )
-    return [py, "-c", script, str(port)]
+    return ["-c", script, str(port)]
 
 
 def raw(port: int, method: str, target: str, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
     """One request written byte for byte; the status and the body (read to the close)."""
-    lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    if method == "POST":
-        lines.append("Content-Length: 0")
-    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    sized = [("Content-Length", "0")] if method == "POST" else []
+    return raw_request(port, f"{method} {target} HTTP/1.1", [*headers, *sized])
 
 
 @pytest.fixture(scope="module")
@@ -90,30 +72,13 @@ def port(
     request: pytest.FixtureRequest, issuer: FakeIssuer, lines: dict[str, str]
 ) -> Iterator[int]:
     server: str = request.param
-    port = _free_port()
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(HERE), os.getcwd()]),
-        ROUND3_ISSUER=issuer.issuer,
-        ROUND3_AUDIENCE=AUDIENCE,
-    )
-    process = subprocess.Popen(
-        _command(server, port),
-        cwd=HERE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"{server} exited"
-            try:
-                raw(port, "GET", "/open", [])
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"{server} did not start"
-                time.sleep(0.1)
+    port = free_port()
+    env = {"ROUND3_ISSUER": issuer.issuer, "ROUND3_AUDIENCE": AUDIENCE}
+
+    def ready(_pid: int) -> None:
+        raw(port, "GET", "/open", [])
+
+    with served(server, _command(server, port), env, ready):
         for _ in range(3):  # verified, then remembered
             assert raw(port, "GET", "/open", [("Authorization", lines["password"])]) == (
                 200,
@@ -121,13 +86,6 @@ def port(
             )
             assert raw(port, "GET", "/admin", [("Authorization", lines["mfa"])]) == (200, b"admin")
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "HEAD"])

@@ -30,7 +30,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._core.credentials import MAX_FORM_BODY, body_may_carry_token
 from .._core.decision import Decision, Refused
@@ -54,9 +54,6 @@ from ._edge import (
     routes_unbound,
     scope_scheme,
 )
-
-if TYPE_CHECKING:
-    from ._starlette_routing import RouteMemo
 
 __all__ = ["PRINCIPAL_KEY", "StepUpMiddleware", "principal_from_scope", "scope_scheme"]
 
@@ -305,7 +302,7 @@ class StepUpMiddleware:
     ``scope["state"]["principal"]`` (Starlette's ``request.state.principal``).
     """
 
-    __slots__ = ("_memo", "_policy_of", "_routed", "_router", "app", "guard", "routes")
+    __slots__ = ("_policy_of", "_routed", "_router", "app", "guard", "routes")
 
     def __init__(
         self,
@@ -321,9 +318,8 @@ class StepUpMiddleware:
         self.routes = routes
         self._router = router
         self._policy_of: PolicyOf | None = None
-        #: The routed binding and its memo (the hot path's lookup), or ``None`` for a raw app.
+        #: The routed binding (its memo is the hot path's lookup), or ``None`` for a raw app.
         self._routed: RoutedBinding | None = None
-        self._memo: RouteMemo | None = None
 
     def _bind(self, scope: Scope) -> PolicyOf:
         """Decide once how requests find their policy, and check the table against the app."""
@@ -351,7 +347,7 @@ class StepUpMiddleware:
                 policy: Policy = judged[4]
                 return policy
 
-            self._routed, self._memo = routed, routed.memo
+            self._routed = routed
         self._policy_of = policy_of
         return policy_of
 
@@ -386,22 +382,20 @@ class StepUpMiddleware:
             and not scope.get("query_string")
             and not guard.token_methods.body  # a token may be in the body: read it first
         )
-        memo = self._memo
-        if memo is not None:
-            routed = self._routed
-            assert routed is not None
+        routed = self._routed
+        if routed is not None:
             check = routed.router.middleware_stack
             if type(check) is not DispatchCheck or check.routed is not routed:
                 recallable = False  # the dispatch check was taken off: put it back first
                 if not isinstance(routed.bound, Refused):  # (refused routes: 503 below anyway)
                     routed.reinstall()
-        if recallable and memo is not None:
+        if recallable and routed is not None:
             # A token seen before on a path judged before: the judgement remembered for these
             # routes, and the Guard's remembered verdict under its policy. No route-change check
             # here: the dispatch check in front of the router (in place, as just seen) makes it
             # before anything runs, and judges the request again if the routes changed since
             # (BIND-12).
-            judged = memo.remembered(scope, preflight)
+            judged = routed.memo.remembered(scope, preflight)
             if judged is not None:
                 remembered = guard.recall(authorization[0], judged[4])
                 if remembered is not None:
